@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One-shot set-up on a fresh Debian machine: system packages (JACK dummy audio graph, PortAudio,
+# DPF for the VST3 test fixtures) and the Python project with its test extras.
+# CPU PyTorch is pinned first so that pip does not pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  need=()
+  for p in jackd2 libportaudio2 libsndfile1 dpf-source build-essential pkg-config; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  fi
+fi
+python3 -m pip install -q --upgrade pip
+python3 -m pip install -q "torch==2.13.0"
+python3 -m pip install -q -e ".[test]"
+echo "scrapl-live installed: $(python3 -c 'import scrapl_live; print(scrapl_live.__version__)')"
