@@ -1,0 +1,67 @@
+"""Conversion of SCRAPLLoss bookkeeping between its attribute form and its state-dict form.
+
+Attributes keep the reference's Python types (``path_counts`` is a ``defaultdict(int)``, ``unsampled_paths``
+a list, ``updated_path_indices`` a ``defaultdict(set)``) so user code written for scrapl-loss 0.1.0 keeps
+working; the state dict holds only tensors and plain values (loadable with ``torch.load(weights_only=True)``).
+``*_from_state`` accept both forms, so a checkpoint written by the reference loads too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+import torch
+
+
+def counts_to_tensor(path_counts: Mapping[int, int], n_paths: int) -> torch.Tensor:
+    """Visit counts per path as an int64 tensor (P,)."""
+    out = torch.zeros(n_paths, dtype=torch.int64)
+    for p, c in path_counts.items():
+        out[int(p)] = int(c)
+    return out
+
+
+def counts_from_state(value: torch.Tensor | Mapping[int, int], n_paths: int) -> defaultdict[int, int]:
+    """``defaultdict(int)`` holding only the visited paths, from a (P,) tensor or a mapping."""
+    if isinstance(value, torch.Tensor):
+        if value.shape != (n_paths,):
+            raise ValueError(f"state_dict path_counts must have shape ({n_paths},), got {tuple(value.shape)}")
+        value = {int(p): int(value[p]) for p in torch.nonzero(value).flatten().tolist()}
+    return defaultdict(int, {int(p): int(c) for p, c in value.items()})
+
+
+def index_list_to_tensor(indices: Iterable[int]) -> torch.Tensor:
+    """Ordered path indices as an int64 tensor (n,); the order matters for the sampler."""
+    return torch.tensor(list(indices), dtype=torch.int64)
+
+
+def index_list_from_state(value: torch.Tensor | Iterable[int], n_paths: int) -> list[int]:
+    """Ordered list of path indices from a tensor or an iterable; every index must be in [0, n_paths)."""
+    items = value.tolist() if isinstance(value, torch.Tensor) else [int(v) for v in value]
+    if any(not 0 <= p < n_paths for p in items):
+        raise ValueError(f"state_dict unsampled_paths has indices outside [0, {n_paths})")
+    return items
+
+
+def updated_to_tensor(updated: Mapping[int, set[int]], n_theta: int, n_paths: int) -> torch.Tensor:
+    """θ-IS bookkeeping 'which paths have a curvature value for θ_u' as a bool mask (n_theta, P)."""
+    mask = torch.zeros(n_theta, n_paths, dtype=torch.bool)
+    for u, paths in updated.items():
+        mask[int(u), list(paths)] = True
+    return mask
+
+
+def updated_from_state(
+    value: torch.Tensor | Mapping[int, Iterable[int]], n_theta: int, n_paths: int
+) -> defaultdict[int, set[int]]:
+    """``defaultdict(set)`` of updated path indices per θ index, from a (n_theta, P) mask or a mapping."""
+    if isinstance(value, torch.Tensor):
+        if value.shape != (n_theta, n_paths):
+            raise ValueError(
+                f"state_dict updated_path_indices must have shape ({n_theta}, {n_paths}), "
+                f"got {tuple(value.shape)}"
+            )
+        value = {u: torch.nonzero(value[u]).flatten().tolist() for u in range(n_theta) if value[u].any()}
+    return defaultdict(set, {int(u): {int(p) for p in ps} for u, ps in value.items()})
+
