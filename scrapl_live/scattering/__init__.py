@@ -1,1 +1,6 @@
-"""scattering package."""
+"""Joint time-frequency scattering (JTFS) with per-path access for the SCRAPL loss."""
+
+from .jtfs import JTFS, PathInfo
+from .transform import Scalogram
+
+__all__ = ["JTFS", "PathInfo", "Scalogram"]
