@@ -1,0 +1,1 @@
+"""Tests for scrapl_live.train."""
