@@ -1,0 +1,252 @@
+"""P-Adam and P-SAGA: path-wise gradient transforms in O(|w|) per step (REFERENCE §2.3–2.6).
+
+Per parameter tensor w, SCRAPL keeps one Adam moment pair (P-Adam) and one SAGA memory row (P-SAGA)
+per scattering path, so the gradient of a step that visited path p is rewritten as
+
+  P-Adam:  Δ = (t - τ_p)/P;  m_p ← β1^Δ m_p + (1-β1^Δ) g;  v_p ← β2^Δ v_p + (1-β2^Δ) g²;
+           ĝ = [m_p / (1-β1^(t/P))] / (sqrt(v_p / (1-β2^(t/P))) + ε);  τ_p ← t
+  P-SAGA:  g_out = ĝ - M_p + S / d;  S ← S - M_p + ĝ;  M_p ← ĝ        (S = Σ_q M_q, a running sum)
+
+and the downstream optimizer must be plain SGD (momentum 0, weight decay allowed).  The running sum S
+(float64) replaces the reference's O(P·|w|) re-summation; tables exist only for enabled features.
+
+SAGA denominator d: ``"paper"`` = max(1, |Γ|) with Γ the paths visited before this step (the average
+of the stored rows, which includes p's old row on a revisit, as in SAGA); ``"reference"`` = the
+scrapl-loss 0.1.0 value max(1, n - 1), n = |Γ ∪ {p}| (over-scales revisits by |Γ|/(|Γ|-1)).
+
+Several paths per step (``path_idx`` a sequence K of k distinct paths; the gradient g is that of the
+mean of their losses): each p ∈ K takes g as its sample.  P-Adam updates every (m_p, v_p, τ_p) with g
+and averages the normalised outputs, ĝ = mean_p ĝ_p; P-SAGA is the mini-batch SAGA estimator
+g_out = mean_p (ĝ_p - M_p) + S/d, then M_p ← ĝ_p for each p.  For k = 1 this is the single-path rule.
+
+Clock: ``step`` is t above, an integer ≥ 1 that never decreases.  scrapl-loss uses t = k + 1 for the
+k-th training forward (its ``scrapl_t + 1`` after the forward incremented ``scrapl_t``); a caller
+reproduces it by passing ``step = scrapl_t + 1``.  With k paths per step, pass t counted in path visits
+(e.g. t = k·(s + 1) at step s) so that Δ keeps its meaning of "revisits per path".
+
+Two equivalent ways to apply (same numbers):
+  * optimizer side: ``transform(path_idx, step)`` after backward (and after DDP all-reduce / gradient
+    accumulation / AMP unscale), before ``optimizer.step()``; rewrites ``p.grad`` in place.
+  * tensor hooks (scrapl-loss ``attach_params`` style): ``p.register_hook(t.hook(i))`` for each param,
+    ``set_paths(path_idx, step)`` before backward; the hook is a no-op while no path is set
+    (``clear_paths()``), e.g. in eval mode.  Hooks fire on every backward through the params.
+
+State (moments, τ, SAGA rows, running sums, visited mask, last step) is held in buffers, so
+``state_dict()``/``load_state_dict()`` resume exactly and ``.to(device)`` moves it; ``table_dtype``
+(bfloat16/float16) stores the P-row tables in reduced precision while computing in float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from scrapl_live.loss.validation import check_path_indices
+
+_TABLE_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def adam_grad_norm_cont(
+    grad: torch.Tensor,
+    prev_m: torch.Tensor,
+    prev_v: torch.Tensor,
+    t: float | torch.Tensor,
+    prev_t: float | torch.Tensor,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Adam step with a continuous clock (scrapl-loss ``adam_grad_norm_cont``): returns (ĝ, m, v).
+
+    grad, prev_m, prev_v: same shape.  t, prev_t: current and previous (normalised) times; the moments
+    decay by β^(t - prev_t) and the bias corrections use β^t.  Nothing is modified in place.
+    """
+    delta_t = t - prev_t
+    eff_b1 = b1**delta_t
+    eff_b2 = b2**delta_t
+    m = eff_b1 * prev_m + (1 - eff_b1) * grad
+    v = eff_b2 * prev_v + (1 - eff_b2) * grad**2
+    m_hat = m / (1 - b1**t)
+    v_hat = v / (1 - b2**t)
+    return m_hat / (torch.sqrt(v_hat) + eps), m, v
+
+
+class PathwiseGradTransform(nn.Module):
+    """P-Adam / P-SAGA state for ``params`` and ``n_paths`` paths (module docstring has the rules).
+
+    Buffers per parameter tensor i (shape s): ``adam_m_i``, ``adam_v_i`` (P, *s) and shared
+    ``adam_tau`` (n_params, P) int64 if P-Adam; ``saga_mem_i`` (P, *s), ``saga_sum_i`` (*s) float64 and
+    ``saga_visited`` (n_params, P) bool if P-SAGA; ``last_step`` () int64 always.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        n_paths: int,
+        use_p_adam: bool = True,
+        use_p_saga: bool = True,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+        grad_mult: float = 1.0,
+        saga_denominator: Literal["paper", "reference"] = "paper",
+        table_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        params = list(params)
+        if not params or not all(isinstance(p, torch.Tensor) for p in params):
+            raise ValueError("params must be a non-empty sequence of tensors")
+        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
+            raise ValueError(f"n_paths must be an integer >= 1, got {n_paths!r}")
+        for name, val in (("b1", b1), ("b2", b2)):
+            if not 0.0 <= val < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {val}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        if not (math.isfinite(grad_mult) and grad_mult > 0):
+            raise ValueError(f"grad_mult must be finite and > 0, got {grad_mult}")
+        if saga_denominator not in ("paper", "reference"):
+            raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
+        if table_dtype not in _TABLE_DTYPES:
+            raise ValueError(f"table_dtype must be one of {_TABLE_DTYPES}, got {table_dtype}")
+        self.params = params
+        self.n_paths = n_paths
+        self.use_p_adam = use_p_adam
+        self.use_p_saga = use_p_saga
+        self.b1, self.b2, self.eps = b1, b2, eps
+        self.grad_mult = grad_mult
+        self.saga_denominator = saga_denominator
+        self.table_dtype = table_dtype
+        self._current: tuple[list[int], int] | None = None
+        n = len(params)
+        dev = params[0].device
+        self.register_buffer("last_step", torch.zeros((), dtype=torch.int64, device=dev))
+        if use_p_adam:
+            self.register_buffer("adam_tau", torch.zeros(n, n_paths, dtype=torch.int64, device=dev))
+        if use_p_saga:
+            self.register_buffer("saga_visited", torch.zeros(n, n_paths, dtype=torch.bool, device=dev))
+        for i, p in enumerate(params):
+            table = (n_paths, *p.shape)
+            kw = {"dtype": table_dtype, "device": p.device}
+            if use_p_adam:
+                self.register_buffer(f"adam_m_{i}", torch.zeros(table, **kw))
+                self.register_buffer(f"adam_v_{i}", torch.zeros(table, **kw))
+            if use_p_saga:
+                self.register_buffer(f"saga_mem_{i}", torch.zeros(table, **kw))
+                total = torch.zeros(p.shape, dtype=torch.float64, device=p.device)
+                self.register_buffer(f"saga_sum_{i}", total)
+
+    def table_bytes(self) -> int:
+        """Bytes held by all state buffers."""
+        return sum(b.numel() * b.element_size() for b in self.buffers())
+
+    # Application ----------------------------------------------------------------------------------
+    def _check_call(self, path_idx: int | Sequence[int] | torch.Tensor, step: int) -> tuple[list[int], int]:
+        paths = check_path_indices(path_idx, self.n_paths)
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"path_idx must hold distinct paths, got {paths}")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise ValueError(f"step must be an integer >= 1, got {step!r}")
+        if step < int(self.last_step):
+            raise ValueError(f"step={step} is before the last step {int(self.last_step)} (clock goes back)")
+        return paths, step
+
+    def set_paths(self, path_idx: int | Sequence[int] | torch.Tensor, step: int) -> None:
+        """Set the path(s) and clock the hooks use for the next backward pass."""
+        self._current = self._check_call(path_idx, step)
+        self.last_step.fill_(step)
+
+    def clear_paths(self) -> None:
+        """Make the hooks pass gradients through unchanged (e.g. in eval mode)."""
+        self._current = None
+
+    def hook(self, param_index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Tensor hook for ``params[param_index]`` using the paths/step given to :meth:`set_paths`."""
+        if not 0 <= param_index < len(self.params):
+            raise ValueError(f"param_index={param_index} is out of range [0, {len(self.params)})")
+
+        def _hook(grad: torch.Tensor) -> torch.Tensor:
+            if self._current is None:
+                return grad
+            return self._apply_one(param_index, grad, *self._current)
+
+        return _hook
+
+    def register_hooks(self) -> list[RemovableHandle]:
+        """Register :meth:`hook` on every parameter; returns the handles (call ``.remove()`` to detach)."""
+        return [p.register_hook(self.hook(i)) for i, p in enumerate(self.params)]
+
+    def transform(self, path_idx: int | Sequence[int] | torch.Tensor, step: int) -> None:
+        """Rewrite ``p.grad`` of every parameter in place for a step on ``path_idx`` at clock ``step``.
+
+        Parameters whose ``grad`` is None are skipped (their state is untouched), like a hook that
+        does not fire.  Raises ValueError on sparse or non-finite gradients.
+        """
+        paths, t = self._check_call(path_idx, step)
+        grads = [(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None]
+        if any(g.is_sparse for _, g in grads):
+            raise ValueError("params have sparse gradients, which P-Adam/P-SAGA do not support")
+        if grads and not bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all()):
+            raise ValueError("params' gradients contain NaN or infinite values")
+        self.last_step.fill_(t)
+        for i, g in grads:
+            g.copy_(self._apply_one(i, g, paths, t))
+
+    @torch.no_grad()
+    def _apply_one(self, i: int, grad: torch.Tensor, paths: list[int], t: int) -> torch.Tensor:
+        """Transformed gradient of parameter i (same shape/dtype as ``grad``); updates the state."""
+        g = grad.float() * self.grad_mult if self.grad_mult != 1.0 else grad.float()
+        g_hats = self._p_adam(i, g, paths, t) if self.use_p_adam else [g] * len(paths)
+        out = torch.stack(g_hats).mean(0) if len(g_hats) > 1 else g_hats[0]
+        if self.use_p_saga:
+            out = self._p_saga(i, out, g_hats, paths)
+        return out.to(grad.dtype)
+
+    def _p_adam(self, i: int, g: torch.Tensor, paths: list[int], t: int) -> list[torch.Tensor]:
+        m_tab, v_tab = getattr(self, f"adam_m_{i}"), getattr(self, f"adam_v_{i}")
+        tau = self.adam_tau[i]
+        t_norm = t / self.n_paths
+        g_hats = []
+        for p in paths:
+            prev_t = tau[p].double() / self.n_paths
+            g_hat, m, v = adam_grad_norm_cont(
+                g, m_tab[p].float(), v_tab[p].float(), t_norm, prev_t, self.b1, self.b2, self.eps
+            )
+            m_tab[p] = m
+            v_tab[p] = v
+            g_hats.append(g_hat)
+        tau[paths] = t
+        return g_hats
+
+    def _p_saga(
+        self, i: int, g_hat: torch.Tensor, g_hats: list[torch.Tensor], paths: list[int]
+    ) -> torch.Tensor:
+        mem, total = getattr(self, f"saga_mem_{i}"), getattr(self, f"saga_sum_{i}")
+        visited = self.saga_visited[i]
+        old = mem[paths]  # (k, *shape) copy, table dtype
+        if self.saga_denominator == "paper":
+            denom = visited.sum().clamp(min=1)
+        else:
+            now = visited.clone()
+            now[paths] = True
+            denom = (now.sum() - 1).clamp(min=1)
+        avg = (total / denom).float()
+        out = g_hat - old.float().mean(0) + avg
+        new = torch.stack(g_hats).to(self.table_dtype)
+        total += (new.double() - old.double()).sum(0)
+        mem[paths] = new
+        visited[paths] = True
+        return out
+
+    # State ----------------------------------------------------------------------------------------
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> object:
+        """Load a state saved by :meth:`state_dict`; a mismatch (features, P, shapes) raises ValueError."""
+        try:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        except RuntimeError as exc:
+            raise ValueError(f"state_dict does not match this PathwiseGradTransform: {exc}") from exc
