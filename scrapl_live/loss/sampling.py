@@ -12,17 +12,20 @@ import torch
 
 from scrapl_live.loss.validation import check_path_indices
 
-_GOLDEN = 0x9E3779B97F4A7C15  # odd 64-bit constant: spreads consecutive steps over the seed space
-_MASK63 = (1 << 63) - 1
+_MASK64 = (1 << 64) - 1
 
 
 def step_seed(base_seed: int, step: int) -> int:
-    """Seed for the draw at ``step`` of a run seeded with ``base_seed``.
+    """Seed for the draw at ``step`` of a run seeded with ``base_seed`` (splitmix64 of the pair).
 
     Every rank of a distributed run computes the same value from (base_seed, step), so all ranks draw
-    the same path without communicating.
+    the same path without communicating.  The mixing matters: consecutive seeds give correlated first
+    draws from torch's CPU generator.
     """
-    return (base_seed * _GOLDEN + step + 1) & _MASK63
+    z = (base_seed * 0x9E3779B97F4A7C15 + (step + 1) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) >> 1
 
 
 def draw_paths(

@@ -12,18 +12,20 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
-from torch import nn
 
-from scrapl_live.loss import sampling
-from scrapl_live.loss.validation import check_path_indices, check_probs_vector, check_signal_pair
+from scrapl_live.loss import sampling, state
+from scrapl_live.loss.attach import PathwiseGradMixin
+from scrapl_live.loss.probs import SamplingProbsMixin
+from scrapl_live.loss.validation import check_path_indices, check_signal_pair
 from scrapl_live.scattering.jtfs import JTFS
 
 log = logging.getLogger(__name__)
 
 
-class SCRAPLLoss(nn.Module):
+class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin):
     """Scattering transform with random paths as a loss (constructor as scrapl-loss 0.1.0, plus extras).
 
     Extra keyword arguments beyond the reference:
@@ -33,6 +35,8 @@ class SCRAPLLoss(nn.Module):
       sampling_seed: if set, the draw at training step t uses a generator seeded from (sampling_seed, t),
         so runs are reproducible and all ranks of a distributed run draw the same path.  Under an
         initialised ``torch.distributed`` process group it defaults to 0.
+      saga_denominator: "reference" (scrapl-loss values) or "paper" (see ``PathwiseGradTransform``).
+      table_dtype: storage dtype of the P-Adam/P-SAGA path tables (bfloat16/float16 save memory).
     """
 
     def __init__(
@@ -63,6 +67,8 @@ class SCRAPLLoss(nn.Module):
         paths_per_step: int = 1,
         eval_paths: int | str | Sequence[int] = 8,
         sampling_seed: int | None = None,
+        saga_denominator: Literal["paper", "reference"] = "reference",
+        table_dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         if not p > 0:
@@ -80,6 +86,8 @@ class SCRAPLLoss(nn.Module):
             raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac}")
         if isinstance(paths_per_step, bool) or not isinstance(paths_per_step, int) or paths_per_step < 1:
             raise ValueError(f"paths_per_step must be an integer >= 1, got {paths_per_step!r}")
+        if saga_denominator not in ("paper", "reference"):
+            raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
         self.shape, self.J, self.Q1, self.Q2, self.J_fr, self.Q_fr, self.T, self.F = (
             shape, J, Q1, Q2, J_fr, Q_fr, T, F
         )
@@ -96,6 +104,9 @@ class SCRAPLLoss(nn.Module):
         self.p_adam_b1, self.p_adam_b2, self.p_adam_eps = p_adam_b1, p_adam_b2, p_adam_eps
         self.paths_per_step = paths_per_step
         self.sampling_seed = sampling_seed
+        self.saga_denominator = saga_denominator
+        self.table_dtype = table_dtype
+        self._init_grad_state()
 
         self.jtfs = JTFS(shape, J, Q1, Q2, J_fr, Q_fr, T=T, F=F)
         self.meta = self.jtfs.meta
@@ -112,7 +123,7 @@ class SCRAPLLoss(nn.Module):
         self.rand_gen = torch.Generator(device="cpu")
         self.scrapl_t = 0
         self.loaded_probs_path: str | None = None
-        self.probs = torch.full((self.n_paths,), self.unif_prob, dtype=torch.double)
+        self._init_probs_state()
         if probs_path is not None:
             self.load_probs(probs_path)
         log.info(
@@ -150,7 +161,7 @@ class SCRAPLLoss(nn.Module):
         if not isinstance(probs, torch.Tensor):
             raise ValueError(f"probs_path {probs_path!r} does not hold a tensor")
         probs = probs.detach().double().cpu()
-        check_probs_vector(probs, self.n_paths, max(self.eps, 1e-6))
+        self.check_probs(probs, self.n_paths, max(self.eps, 1e-6))
         self.probs = probs
         self.loaded_probs_path = probs_path
         log.info("Loaded probs from %s: min %.6f, max %.6f", probs_path, probs.min(), probs.max())
@@ -215,4 +226,43 @@ class SCRAPLLoss(nn.Module):
             for q in paths:
                 self.path_counts[q] += 1
             self.scrapl_t += 1
+            self._set_pathwise_paths(paths)
         return dist
+
+    # State ----------------------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """Own bookkeeping (counters, sampler, probs) as tensors/plain values; no JTFS filters."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for key, value in state.export_state(self).items():
+            destination[prefix + key] = value
+
+    def _load_from_state_dict(
+        self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+        missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
+    ) -> None:
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        ours = {prefix + k for k in (*state.REFERENCE_KEYS, *state.EXTRA_KEYS)}
+        unexpected_keys[:] = [k for k in unexpected_keys if k not in ours]
+        missing = [prefix + k for k in state.REFERENCE_KEYS if prefix + k not in state_dict]
+        if missing:
+            missing_keys.extend(missing)
+            return
+        if self.pathwise is None and any(k.startswith(prefix + "pathwise.") for k in state_dict):
+            error_msgs.append("state_dict holds P-Adam/P-SAGA state: call attach_params() before loading")
+        state.import_state(self, {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
+
+    def clear(self) -> None:
+        """Reset counters, sampler, attached params (hooks and path tables) and probabilities to uniform."""
+        self.curr_path_idx, self.curr_path_indices = None, []
+        self.path_counts.clear()
+        self.unsampled_paths = list(range(self.n_paths))
+        self.scrapl_t = 0
+        self._detach_params()
+        self.updated_path_indices.clear()
+        self.all_log_vals.fill_(self.log_eps)
+        self.all_log_probs.fill_(self.log_unif_prob)
+        self._recompute_probs()
+        self.loaded_probs_path = None
+        log.info("Cleared SCRAPLLoss state")

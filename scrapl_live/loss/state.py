@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 
@@ -65,3 +66,49 @@ def updated_from_state(
         value = {u: torch.nonzero(value[u]).flatten().tolist() for u in range(n_theta) if value[u].any()}
     return defaultdict(set, {int(u): {int(p) for p in ps} for u, ps in value.items()})
 
+
+
+REFERENCE_KEYS = (
+    "path_counts", "unsampled_paths", "probs", "loaded_probs_path",
+    "updated_path_indices", "all_log_vals", "all_log_probs",
+)
+EXTRA_KEYS = ("scrapl_t", "rand_gen_state")
+
+
+def export_state(loss: Any) -> dict[str, Any]:
+    """SCRAPLLoss bookkeeping as tensors / plain values (the keys of the reference plus ours)."""
+    return {
+        "path_counts": counts_to_tensor(loss.path_counts, loss.n_paths),
+        "unsampled_paths": index_list_to_tensor(loss.unsampled_paths),
+        "probs": loss.probs.clone(),
+        "loaded_probs_path": loss.loaded_probs_path,
+        "updated_path_indices": updated_to_tensor(loss.updated_path_indices, loss.n_theta, loss.n_paths),
+        "all_log_vals": loss.all_log_vals.clone(),
+        "all_log_probs": loss.all_log_probs.clone(),
+        "scrapl_t": torch.tensor(loss.scrapl_t, dtype=torch.int64),
+        "rand_gen_state": loss.rand_gen.get_state(),
+    }
+
+
+def import_state(loss: Any, state: Mapping[str, Any]) -> None:
+    """Restore what :func:`export_state` wrote (or a scrapl-loss 0.1.0 state dict: its Python objects)."""
+    table = (loss.n_theta, loss.n_paths)
+    for key in ("all_log_vals", "all_log_probs"):
+        if tuple(state[key].shape) != table:
+            raise ValueError(f"state_dict {key} must have shape {table}, got {tuple(state[key].shape)}")
+    probs = state["probs"].detach().double().cpu()
+    if probs.shape != (loss.n_paths,):
+        raise ValueError(f"state_dict probs must have shape ({loss.n_paths},), got {tuple(probs.shape)}")
+    loss.path_counts = counts_from_state(state["path_counts"], loss.n_paths)
+    loss.unsampled_paths = index_list_from_state(state["unsampled_paths"], loss.n_paths)
+    loss.probs = probs.clone()
+    loss.loaded_probs_path = state["loaded_probs_path"]
+    loss.updated_path_indices = updated_from_state(state["updated_path_indices"], *table)
+    loss.all_log_vals = state["all_log_vals"].detach().double().cpu().clone()
+    loss.all_log_probs = state["all_log_probs"].detach().double().cpu().clone()
+    if "scrapl_t" in state:
+        loss.scrapl_t = int(state["scrapl_t"])
+    else:  # reference checkpoints do not store the step: recover it from the visit counts
+        loss.scrapl_t = sum(loss.path_counts.values())
+    if "rand_gen_state" in state:
+        loss.rand_gen.set_state(state["rand_gen_state"].clone())
