@@ -1,0 +1,102 @@
+"""Differentiable, batched RBJ/Butterworth-style biquad high-pass without a per-sample recursion.
+
+The reference runs ``torchaudio.functional.lfilter`` (a sequential loop, output clamped to [-1, 1]).
+Here the filter's impulse response is written in closed form from its pole pair and convolved with the
+input by FFT at length ≥ 2N - 1, so the first N output samples equal the causal IIR filter exactly (up
+to rounding): no truncation of the infinite response is involved, because samples beyond N never reach
+the first N outputs.  Everything is elementwise or an FFT, hence fast, batched and differentiable in the
+cutoff and Q.
+
+Derivation (K = tan(π fc / sr), D = 1 + K/Q + K², w = sqrt(4 - 1/Q²)):
+b = (1, -2, 1)/D, a = (1, 2(K²-1)/D, (1 - K/Q + K²)/D); poles p = ((1 - K²) ± jKw)/D = r·e^{±jθ} with
+r² = 1 - 2K/(Q D) and θ = atan2(Kw, 1 - K²).  Partial fractions of H(z) give
+h[0] = 1/D and, for m = n - 1 ≥ 0, with s = 2K + 1/Q,
+h[n] = K/D² · ( -2s·r^m cos(mθ) + (s² - w²)(K/D)·r^{m-1}·sin(mθ)/sin θ ).
+These forms avoid the cancellations of the textbook b * (1/A) route (whose terms grow like n·r^n for
+Q → 0.5 while the high-pass response stays small); poles near z = -1 (K > 1) are handled through
+φ = π - θ so that θ keeps its precision there.  At Q = 0.5 the poles coincide (w = 0, sin(mθ)/sin θ → m);
+w² is floored at ``W2_MIN`` so the formulas and their gradients stay finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy.fft import next_fast_len
+
+W2_MIN = 1e-20
+"""Floor on w² = 4 - 1/Q² (keeps Q = 0.5, a double pole, finite and differentiable)."""
+
+LOG_FLOOR = -60.0
+"""Floor on the exponent of r^m (e^-60 ≈ 1e-26): keeps float32 results out of the slow denormal range."""
+
+
+def highpass_coefficients(
+    cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Biquad high-pass coefficients as in the reference. cutoff, q: (B,) → b (B, 3), a (B, 3) with a[:, 0] = 1."""
+    k = torch.tan(math.pi * cutoff / sample_rate)
+    norm = 1.0 / (1.0 + k / q + k * k)
+    b = torch.stack([norm, -2.0 * norm, norm], dim=-1)
+    a = torch.stack([torch.ones_like(norm), 2.0 * (k * k - 1.0) * norm, (1.0 - k / q + k * k) * norm], dim=-1)
+    return b, a
+
+
+def highpass_impulse_response(
+    cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n_samples: int, n: torch.Tensor | None = None
+) -> torch.Tensor:
+    """First ``n_samples`` taps of the high-pass impulse response in closed form.
+
+    cutoff (Hz), q: (B,) with 0 < cutoff < sample_rate/2 and q ≥ 0.5 → (B, n_samples), cutoff's dtype.
+    ``n`` may pass a cached ``arange(n_samples - 1)`` (the exponent n-1 for taps 1..n_samples-1).
+    """
+    if n is None:
+        n = torch.arange(n_samples - 1, device=cutoff.device, dtype=cutoff.dtype)
+    k = torch.tan(math.pi * cutoff / sample_rate).unsqueeze(-1)
+    q = q.unsqueeze(-1)
+    k_q = k / q
+    d = 1.0 + k_q + k * k
+    w2 = torch.clamp((2.0 * q - 1.0) * (2.0 * q + 1.0) / (q * q), min=W2_MIN)
+    # log r from r² - 1 = -2K/(QD) (accurate for r near 1) or from r² = E/D (accurate for r near 0), with
+    # E = (1 - K)² + K(2Q - 1)/Q ≥ 0 written without cancellation and floored so that log stays finite.
+    r2m1 = -2.0 * k_q / d
+    e = torch.clamp((1.0 - k) ** 2 + k * (2.0 * q - 1.0) / q, min=torch.finfo(k.dtype).tiny)
+    log_r = 0.5 * torch.where(r2m1 > -0.5, torch.log1p(torch.clamp(r2m1, min=-0.5)), torch.log(e / d))
+    # θ = φ for K ≤ 1, π - φ for K > 1 (poles near z = -1): cos(mθ) = σ^m cos(mφ), sin(mθ) = σ^{m+1} sin(mφ).
+    phi = torch.atan2(k * torch.sqrt(w2), torch.abs(1.0 - k * k))
+    sigma = torch.where(k > 1.0, -1.0, 1.0).to(k.dtype)
+    sign_m = torch.where(k > 1.0, 1.0 - 2.0 * torch.remainder(n, 2.0), torch.ones_like(n))
+    s = 2.0 * k + 1.0 / q
+    phase = n * phi
+    # Exponents floored at LOG_FLOOR: r^m below ~1e-26 is irrelevant and denormals are ~20x slower on CPUs.
+    r_m = torch.exp(torch.clamp(n * log_r, min=LOG_FLOOR))
+    r_m1 = torch.exp(torch.clamp((n - 1.0) * log_r, min=LOG_FLOOR))
+    cos_part = -2.0 * s * r_m * torch.cos(phase)
+    sin_part = sigma * (s * s - w2) * (k / d) * r_m1 * torch.sin(phase) / torch.sin(phi)
+    tail = (k / (d * d)) * sign_m * (cos_part + sin_part)
+    return torch.cat([1.0 / d, tail], dim=-1)
+
+
+def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Causal linear convolution truncated to the input length. x: (B, N), h: (B, M ≤ N) → (B, N).
+
+    Uses an FFT of length ≥ N + M - 1, so there is no circular wrap-around.
+    """
+    n = x.shape[-1]
+    n_fft = next_fast_len(n + h.shape[-1] - 1, real=True)
+    spec = torch.fft.rfft(x, n=n_fft) * torch.fft.rfft(h, n=n_fft)
+    return torch.fft.irfft(spec, n=n_fft)[..., :n]
+
+
+def highpass(
+    x: torch.Tensor, cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, clamp: bool = False
+) -> torch.Tensor:
+    """High-pass filter each row of x: (B, N) with its own cutoff, q: (B,) → (B, N).
+
+    Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests).  ``clamp=True`` clips
+    the output to [-1, 1] like the reference's torchaudio call (zero gradient where clipped).
+    """
+    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, x.shape[-1]))
+    return y.clamp(-1.0, 1.0) if clamp else y
+
