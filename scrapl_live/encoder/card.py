@@ -1,0 +1,71 @@
+"""Model cards (JSON beside each exported .onnx) and onnxruntime sessions; torch-free for the live engine.
+
+A card is a JSON object with ``format`` = :data:`CARD_FORMAT`, the encoder facts written by
+:func:`scrapl_live.encoder.export.build_card` (synth, sample_rate, window, window_ms, size, n_weights,
+param_names, params, encoder_config), ``onnx`` (file, opset, names, bytes, sha256, parity) and the
+trainer's keys (training_data, metrics, command, git_commit, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+CARD_FORMAT = "scrapl-live-encoder/1"
+INPUT_NAME = "audio"
+OUTPUT_NAME = "theta"
+REQUIRED_KEYS = ("synth", "sample_rate", "window", "param_names", "encoder_config", "onnx")
+
+
+def card_path(path: str | Path) -> Path:
+    """The model card beside an ``.onnx`` file (same stem, ``.json``)."""
+    return Path(path).with_suffix(".json")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file (ties a card to its ONNX file)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_card(path: str | Path) -> dict[str, Any]:
+    """Read the model card of ``path`` (the .onnx or the .json); ValueError if it is not a valid card."""
+    json_path = card_path(path)
+    if not json_path.is_file():
+        raise FileNotFoundError(f"model card not found: {json_path}")
+    try:
+        card = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"model card {json_path} is not valid JSON: {exc}") from exc
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise ValueError(f"model card {json_path} is not a {CARD_FORMAT} card")
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise ValueError(f"model card {json_path} lacks {missing}")
+    return card
+
+
+def check_onnx_file(path: str | Path, card: dict[str, Any]) -> Path:
+    """Check that ``path`` exists and is the file the card describes (SHA-256); returns it as a Path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {path}")
+    if file_sha256(path) != card["onnx"].get("sha256"):
+        raise ValueError(
+            f"ONNX model {path} does not match its card (SHA-256 differs): corrupt or replaced file"
+        )
+    return path
+
+
+def ort_session(path: str | Path, threads: int = 1):
+    """onnxruntime CPU session with explicit intra/inter-op thread counts and warnings silenced."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])

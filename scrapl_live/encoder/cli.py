@@ -1,0 +1,75 @@
+"""Encoder sub-commands: ``export`` (checkpoint → ONNX + card) and ``encoder-info`` (inspect, reverse)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``export`` and ``encoder-info`` to the ``scrapl-live`` parser."""
+    p = subparsers.add_parser(
+        "export",
+        help="export a trained encoder checkpoint to ONNX (+ JSON model card)",
+        description="Write MODEL.onnx (CQT front-end + CNN, audio window in → θ̂ in [0,1]^U out) and "
+        "MODEL.json beside it. CHECKPOINT is a torch file with keys encoder_config, encoder_state, card.",
+    )
+    p.add_argument("checkpoint", type=Path, help="trainer checkpoint (.pt)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output path, e.g. models/tr808.onnx")
+    p.set_defaults(func=_export)
+
+    p = subparsers.add_parser(
+        "encoder-info",
+        help="show an exported encoder's model card and check that it loads",
+        description="Validate MODEL.onnx against its card with onnxruntime and print the card; "
+        "--to-checkpoint rebuilds the torch encoder from the ONNX weights (for fine-tuning).",
+    )
+    p.add_argument("model", type=Path, help="exported encoder (.onnx with its .json card beside it)")
+    p.add_argument(
+        "--to-checkpoint",
+        type=Path,
+        default=None,
+        metavar="PT",
+        help="also write a torch checkpoint rebuilt from the ONNX file",
+    )
+    p.set_defaults(func=_info)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from scrapl_live.encoder.encoder import encoder_from_checkpoint
+    from scrapl_live.encoder.export import export_onnx
+
+    encoder, card = encoder_from_checkpoint(args.checkpoint)
+    card.setdefault("checkpoint", str(args.checkpoint))
+    card = export_onnx(encoder, args.output, card)
+    info = card["onnx"]
+    print(
+        f"wrote {args.output} ({info['bytes'] / 1e3:.1f} kB, {card['n_weights']} weights, "
+        f"onnxruntime parity {info['parity_max_abs']:.2g}) and {args.output.with_suffix('.json')}"
+    )
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import torch
+
+    from scrapl_live.encoder.encoder import encoder_checkpoint
+    from scrapl_live.encoder.export import onnx_to_torch
+    from scrapl_live.encoder.runtime import OnnxEncoder
+
+    model = OnnxEncoder(args.model)
+    card = model.card
+    print(
+        f"{args.model}: {card['synth']} encoder, size {card.get('size')}, {card.get('n_weights')} weights, "
+        f"{card['onnx']['bytes'] / 1e3:.1f} kB"
+    )
+    print(f"  input: W = {model.window} samples at {model.sample_rate} Hz ({card.get('window_ms')} ms)")
+    print(f"  output θ̂ ({len(model.param_names)}): {', '.join(model.param_names)}")
+    for key in ("training_data", "metrics", "command", "git_commit"):
+        if key in card:
+            print(f"  {key}: {card[key]}")
+    if args.to_checkpoint is not None:
+        encoder = onnx_to_torch(args.model)
+        torch.save(encoder_checkpoint(encoder, card), args.to_checkpoint)
+        print(f"wrote torch checkpoint {args.to_checkpoint}")
+    return 0
