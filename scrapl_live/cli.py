@@ -13,6 +13,7 @@ import sys
 
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``).
 COMMAND_MODULES: list[str] = [
+    "scrapl_live.encoder.cli",
 ]
 
 
