@@ -22,7 +22,7 @@ Scale = Literal["linear", "log", "tan"]
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One synth parameter: ``name``, physical ``unit``, range [``min``, ``max``], mapping ``scale``, ``default``.
+    """One synth parameter: ``name``, ``unit``, range [``min``, ``max``], mapping ``scale``, ``default``.
 
     Scales (u ∈ [0, 1] is the normalised value):
     - ``linear``: ``min + (max - min)·u``;
@@ -49,7 +49,9 @@ class ParamSpec:
         if self.scale not in ("linear", "log", "tan"):
             raise ValueError(f"ParamSpec {self.name!r}: unknown scale {self.scale!r}")
         if self.default is not None and not self.min <= self.default <= self.max:
-            raise ValueError(f"ParamSpec {self.name!r}: default {self.default} outside [{self.min}, {self.max}]")
+            raise ValueError(
+                f"ParamSpec {self.name!r}: default {self.default} outside [{self.min}, {self.max}]"
+            )
 
     @property
     def default_value(self) -> float:
@@ -106,7 +108,9 @@ class Synth(nn.Module):
         return len(self.params)
 
     # ----------------------------------------------------------------------------------------- forward
-    def forward(self, theta: torch.Tensor, seed: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, theta: torch.Tensor, seed: torch.Tensor, shift: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Render a batch. theta: (B, U) float32/float64 in [0, 1]; seed: (B,) int; shift: (B,) int | None.
 
         Returns (B, 1, N) audio with theta's dtype and device; differentiable w.r.t. theta.
@@ -126,7 +130,9 @@ class Synth(nn.Module):
         if theta.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"theta must be float32 or float64, got {theta.dtype}")
         if theta.ndim != 2 or theta.shape[1] != self.n_params or theta.shape[0] == 0:
-            raise ValueError(f"theta must have shape (B, {self.n_params}) with B >= 1, got {tuple(theta.shape)}")
+            raise ValueError(
+                f"theta must have shape (B, {self.n_params}) with B >= 1, got {tuple(theta.shape)}"
+            )
         values = theta.detach()
         if not torch.isfinite(values).all():
             raise ValueError("theta contains NaN or infinite values")
@@ -138,7 +144,9 @@ class Synth(nn.Module):
             return seed_cpu, None
         shift_cpu = self._int_vector(shift, "shift", theta.shape[0])
         if shift_cpu.abs().max() > self.max_shift:
-            raise ValueError(f"shift must lie in [-{self.max_shift}, {self.max_shift}] for {type(self).__name__}")
+            raise ValueError(
+                f"shift must lie in [-{self.max_shift}, {self.max_shift}] for {type(self).__name__}"
+            )
         return seed_cpu, shift_cpu
 
     @staticmethod
@@ -188,7 +196,9 @@ class Synth(nn.Module):
         """
         unknown = set(values) - set(self.param_names)
         if unknown:
-            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; {type(self).__name__} has {self.param_names}")
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)}; {type(self).__name__} has {self.param_names}"
+            )
         cols = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in values.items()}
         batch = max((c.numel() for c in cols.values()), default=1)
         out = torch.empty(batch, self.n_params, dtype=torch.float64)

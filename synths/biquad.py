@@ -35,7 +35,7 @@ LOG_FLOOR = -60.0
 def highpass_coefficients(
     cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Biquad high-pass coefficients as in the reference. cutoff, q: (B,) → b (B, 3), a (B, 3) with a[:, 0] = 1."""
+    """High-pass coefficients as in the reference. cutoff, q: (B,) → b (B, 3), a (B, 3), a[:, 0] = 1."""
     k = torch.tan(math.pi * cutoff / sample_rate)
     norm = 1.0 / (1.0 + k / q + k * k)
     b = torch.stack([norm, -2.0 * norm, norm], dim=-1)
@@ -99,4 +99,3 @@ def highpass(
     """
     y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, x.shape[-1]))
     return y.clamp(-1.0, 1.0) if clamp else y
-

@@ -78,13 +78,17 @@ class TR808(Synth):
         self.n_samples = int(n_samples)
         self.attack_samples = int(0.001 * self.sample_rate)
         if self.n_samples <= self.attack_samples or self.attack_samples < 2:
-            raise ValueError(f"n_samples must exceed the 1 ms attack and sample_rate be >= 2000, got "
-                             f"n_samples={n_samples}, sample_rate={sample_rate}")
+            raise ValueError(
+                f"n_samples must exceed the 1 ms attack and sample_rate be >= 2000, got "
+                f"n_samples={n_samples}, sample_rate={sample_rate}"
+            )
         if time_shift not in ("micro", "meso"):
             raise ValueError(f"time_shift must be 'micro' or 'meso', got {time_shift!r}")
         if not 0 <= max_shift <= pre_delay < self.n_samples:
-            raise ValueError(f"need 0 <= max_shift <= pre_delay < n_samples, got max_shift={max_shift}, "
-                             f"pre_delay={pre_delay}")
+            raise ValueError(
+                f"need 0 <= max_shift <= pre_delay < n_samples, got max_shift={max_shift}, "
+                f"pre_delay={pre_delay}"
+            )
         if not 0.0 < cutoff_limit < 0.5:
             raise ValueError(f"cutoff_limit must be in (0, 0.5), got {cutoff_limit}")
         self.time_shift = time_shift
@@ -97,7 +101,9 @@ class TR808(Synth):
         self.register_buffer("noise", noise if fixed_noise else None, persistent=False)
 
     # ------------------------------------------------------------------------------------------------
-    def _time_constants(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _time_constants(
+        self, like: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(n, m, attack, pitch_sum_attack), each (N,): sample index, index into the decay part
         (0 during the attack), attack ramp (1 afterwards) and Σ_{k<n} of the attack ramp (the attack's
         contribution to the integrated pitch envelope)."""
@@ -113,7 +119,7 @@ class TR808(Synth):
         return tuple(self.constant("time", like, build))  # type: ignore[return-value]
 
     def _decay(self, decay_ms: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decay part r^m of an envelope and its rate c = 1 - r. decay_ms: (B,) → ((B, N) expm1(m·ln r), (B, 1))."""
+        """Envelope decay part and rate c = 1 - r. decay_ms: (B,) → (expm1(m·ln r) (B, N), c (B, 1))."""
         c = (ENV_DECAY_CONST * 1000.0 / self.sample_rate / decay_ms).unsqueeze(-1)
         return torch.expm1(m * torch.log1p(-c)), c
 
@@ -148,7 +154,9 @@ class TR808(Synth):
         y = torch.tanh(_db(p["tanh_gain"]).unsqueeze(-1) * y)
         return self._delay(y, delta + self.pre_delay, n_out)
 
-    def _draw_random(self, seed: torch.Tensor, shift: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw_random(
+        self, seed: torch.Tensor, shift: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-item δ (B,) int64 and noise (B, N) float32 (δ drawn first, then the noise, per seed)."""
         meso = shift is None and self.time_shift == "meso"
         lo, hi, n = -self.max_shift, self.max_shift + 1, self.n_samples
