@@ -1,0 +1,116 @@
+"""Real-time MIDI out through a real JACK MIDI graph: bytes read back by an rtmidi input."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from scrapl_live.control.mapping import Mapping
+from scrapl_live.control.midi import MidiSink, open_midi_out
+
+pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]
+
+NAMES = ["pitch", "decay", "tone"]
+MAPPING = Mapping.from_dict({
+    "midi": {"channel": 10, "note": 38, "note_length": 0.05},
+    "params": {"pitch": {"cc": 20, "bits": 14}, "decay": {"cc": 21}, "tone": {"cc": 22, "bits": 14}},
+})
+SR = 48000
+
+
+def _jack_in(name: str):
+    import rtmidi
+
+    return rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
+
+
+def _read(midi_in, n: int, wait_s: float = 5.0) -> list[list[int]]:
+    """Collect ``n`` messages (waiting for JACK's next cycles), then anything else already queued."""
+    got: list[list[int]] = []
+    deadline = time.monotonic() + wait_s
+    while len(got) < n and time.monotonic() < deadline:
+        msg = midi_in.get_message()
+        if msg is None:
+            time.sleep(0.005)
+        else:
+            got.append(msg[0])
+    time.sleep(0.05)
+    while (msg := midi_in.get_message()) is not None:
+        got.append(msg[0])
+    return got
+
+
+def _expected_cc(theta: np.ndarray) -> list[list[int]]:
+    p = int(round(theta[0] * 16383))
+    d = int(round(theta[1] * 127))
+    t = int(round(theta[2] * 16383))
+    return [[0xB9, 20, p >> 7], [0xB9, 52, p & 127], [0xB9, 21, d], [0xB9, 22, t >> 7], [0xB9, 54, t & 127]]
+
+
+def _connect_virtual(client_name: str):
+    """MidiSink on a virtual port and an rtmidi input connected to it by port name."""
+    sink = MidiSink(MAPPING, NAMES, SR, client_name=client_name)
+    rx = _jack_in(client_name + "-rx")
+    ports = rx.get_ports()
+    rx.open_port(ports.index(f"{client_name}:out"))
+    time.sleep(0.05)
+    return sink, rx
+
+
+def test_hit_bytes_on_virtual_port(client_name: str) -> None:
+    sink, rx = _connect_virtual(client_name)
+    theta = np.array([0.3, 0.77, 0.999], dtype=np.float32)
+    sink.on_hit(1000, 0.5, theta, {})
+    got = _read(rx, 6)
+    assert got == _expected_cc(theta) + [[0x99, 38, 64]]
+    # the engine clock: a block ending before the note-off sends nothing, the next one sends it
+    note_off_at = 1000 + int(0.05 * SR)
+    sink.render(np.zeros(256, np.float32), note_off_at - 256)
+    sink.render(np.zeros(256, np.float32), note_off_at - 1)
+    assert _read(rx, 1) == [[0x89, 38, 0]]
+    sink.close()
+    rx.delete()
+
+
+def test_retrigger_and_param_updates(client_name: str) -> None:
+    sink, rx = _connect_virtual(client_name)
+    theta = np.array([8192 / 16383, 0.5, 8200 / 16383], dtype=np.float32)
+    sink.on_hit(0, 1.0, theta, {})
+    sink.on_hit(100, 0.2, theta, {})  # before the first note-off is due: it ends the first note first
+    got = _read(rx, 14)
+    assert got[5] == [0x99, 38, 127] and got[6] == [0x89, 38, 0] and got[12] == [0x99, 38, 25]
+    sink.on_params(200, theta, {})  # unchanged values: nothing sent
+    changed = np.array([8192 / 16383, 0.6, 8201 / 16383], dtype=np.float32)
+    sink.on_params(300, changed, {})  # decay changes; of tone (8200 -> 8201) only the LSB changes
+    assert _read(rx, 2) == [[0xB9, 21, int(round(0.6 * 127))], [0xB9, 54, 8201 & 127]]
+    # pitch 8192 -> 8320: the MSB changes (64 -> 65), the LSB (0) does not but must follow its MSB
+    sink.on_params(400, np.array([8320 / 16383, 0.6, 8201 / 16383], np.float32), {})
+    assert _read(rx, 2) == [[0xB9, 20, 65], [0xB9, 52, 0]]
+    sink.close()  # sends the pending note-off
+    assert _read(rx, 1) == [[0x89, 38, 0]]
+    rx.delete()
+
+
+def test_named_port_and_missing_port(client_name: str) -> None:
+    rx = _jack_in(client_name + "-synth")
+    rx.open_virtual_port("in")
+    time.sleep(0.05)
+    sink = MidiSink(MAPPING, NAMES, SR, port=f"{client_name}-synth:in", client_name=client_name)
+    theta = np.array([0.0, 1.0, 0.25], dtype=np.float32)
+    sink.on_hit(0, 0.8, theta, {})
+    assert _read(rx, 6) == _expected_cc(theta) + [[0x99, 38, int(round(0.8 * 127))]]
+    sink.close()
+    with pytest.raises(ValueError, match=f"available: .*{client_name}-synth:in"):
+        open_midi_out("no-such-port-xyz", client_name=client_name)
+    rx.delete()
+
+
+def test_sink_rejects_bad_input(client_name: str) -> None:
+    with pytest.raises(ValueError, match="unknown parameter"):
+        MidiSink(MAPPING, ["pitch", "decay"], SR, client_name=client_name)
+    sink = MidiSink(MAPPING, NAMES, SR, client_name=client_name)
+    with pytest.raises(ValueError, match="theta"):
+        sink.on_hit(0, 0.5, np.array([0.1, np.nan, 0.2]), {})
+    sink.close()
