@@ -14,6 +14,7 @@ import sys
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``).
 COMMAND_MODULES: list[str] = [
     "scrapl_live.encoder.cli",
+    "scrapl_live.train.cli",
 ]
 
 

@@ -1,9 +1,11 @@
 """Evaluation metrics of REFERENCE §6: θ L1 ‰, validation total variation, and the tr808 features.
 
-tr808 features (loudness, spectral centroid, spectral flatness) follow the reference's recipe: drop
-the first 2048 samples, frames of 2048 with hop 512, "transient" = frames 0-1, "decay" = frames
-2-65; centroid and flatness are weighted per frame by (loudness + 80.691); the metric is the mean L1
-between prediction and target over frames and examples.
+tr808 features (loudness, spectral centroid, spectral flatness) follow the reference's recipe:
+frames of 2048 with hop 512 from the onset, "transient" = frames 0-1, "decay" = frames 2-65. (The
+reference drops its first 2048 samples, which are its synth's fixed pre-delay; our audio is aligned
+at sample 0, so ``SKIP`` = 0 gives the same frames.) Centroid and flatness are weighted per frame
+by (loudness + 80.691); the metric is the mean L1 between prediction and target over frames and
+examples.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from scipy.signal import get_window, lfilter
 
 FRAME = 2048
 HOP = 512
-SKIP = 2048
+SKIP = 0
 TRANSIENT = slice(0, 2)
 DECAY = slice(2, 66)
 LOUDNESS_FLOOR = 80.691  # -0.691 + 10·log10(1e-8) = -80.691 LUFS: silence weighs 0
@@ -71,7 +73,7 @@ def k_weight(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _frames(audio: np.ndarray) -> np.ndarray:
-    """(B, N) -> (B, n_frames, FRAME) after dropping the first SKIP samples (no padding)."""
+    """(B, N) -> (B, n_frames, FRAME) after the first SKIP samples (no padding)."""
     x = audio[:, SKIP:]
     if x.shape[-1] < FRAME:
         raise ValueError(f"audio needs at least {SKIP + FRAME} samples, got {audio.shape[-1]}")

@@ -1,0 +1,62 @@
+"""Checkpoints: one dict per file, written atomically, readable by the encoder's loader.
+
+Format (``torch.save`` of a dict):
+``encoder_config`` (EncoderConfig.to_dict()), ``encoder_state`` (state_dict), ``card`` (model-card
+fields: synth, training command, data, metrics), ``train_config`` (TrainConfig.to_dict()),
+``optimizer``, ``scheduler``, ``loss_state`` (SCRAPL sampler counters + P-Adam/P-SAGA tables),
+``step``, ``epoch``, ``rng`` (torch CPU RNG state), ``history`` (list of per-epoch metric dicts),
+``best`` (the best validation record). ``last.pt`` holds everything (exact resume); ``best.pt``
+leaves out optimiser, scheduler, loss state and RNG (see ``Trainer.state(full=False)``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REQUIRED_KEYS = ("encoder_config", "encoder_state", "card", "train_config", "step")
+
+
+def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> Path:
+    """Write ``ckpt`` to ``path`` via a temporary file + rename (a crash never leaves a torn file)."""
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"ckpt is missing keys {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (CPU tensors); FileNotFoundError/ValueError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for corrupt archives
+        raise ValueError(f"checkpoint {path} is unreadable: {exc}") from exc
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
+        raise ValueError(f"checkpoint {path} is not a scrapl-live training checkpoint")
+    return ckpt
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states that a training step consumes (torch CPU; CUDA when present)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore states captured by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

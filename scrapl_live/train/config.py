@@ -1,0 +1,117 @@
+"""Training configuration: one dataclass, the paper's per-synth defaults, JSON round trip.
+
+Defaults follow REFERENCE §6 (batch size, learning rate, SCRAPL JTFS settings per synth); the
+``live`` encoder size and ``max_steps`` make a run fit a CPU budget. The whole config is stored in
+every checkpoint, so a run resumes (and a model card reports) exactly what was trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SYNTHS = ("granular", "chirplet", "tr808")
+LOSSES = ("scrapl", "jtfs", "mss-lin", "mss-loglin", "mss-rev", "mss-rand", "ploss")
+
+# SCRAPL / JTFS settings per synth (REFERENCE §6 "loss cfg"): P = 315 for the textures, 483 for tr808.
+JTFS_PRESETS: dict[str, dict[str, Any]] = {
+    "granular": dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8, use_rho_log1p=False, grad_mult=1e8),
+    "chirplet": dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8, use_rho_log1p=False, grad_mult=1e8),
+    "tr808": dict(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1, use_rho_log1p=True, grad_mult=1.0),
+}
+# Paper batch sizes and learning rates (REFERENCE §6).
+PAPER_BATCH = {"granular": 32, "chirplet": 32, "tr808": 8}
+PAPER_LR = {"granular": 1e-5, "chirplet": 1e-4, "tr808": 1e-4}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (CLI flags map 1:1 onto fields)."""
+
+    synth: str = "granular"
+    loss: str = "scrapl"
+    size: str = "live"
+    out_dir: str = "runs/default"
+    seed: int = 0
+    batch_size: int | None = None  # None -> paper batch size of the synth
+    lr: float | None = None  # None -> paper learning rate of the synth
+    weight_decay: float = 0.01
+    lr_end_factor: float = 0.1  # LinearLR ×1.0 -> ×lr_end_factor over max_steps
+    max_steps: int = 1000
+    epoch_steps: int | None = None  # steps between validation + checkpoint; None -> one pass over the data
+    p_adam: bool = True  # SCRAPL only; with P-Adam or P-SAGA the optimizer is SGD, else AdamW
+    p_saga: bool = True
+    theta_is: bool = False
+    theta_is_batches: int = 1  # θ-IS warm-up: batches of batch_size examples
+    theta_is_iters: int = 20
+    paths_per_step: int = 1
+    eval_paths: int = 8  # SCRAPL deterministic eval mode: this many fixed paths
+    synthetic_items: int = 4096  # tr808: synthetic θ draws in the train split (val/test: a quarter each)
+    sampling: str = "log"  # tr808 θ sampling: uniform | log
+    data: str | None = None  # folder of real one-shots (train split of it is used)
+    real_per_batch: int = 0  # items of each batch taken from ``data`` (rest synthetic)
+    max_shift: int = 2048  # meso delay of real one-shots in training (samples)
+    max_files: int | None = None
+    val_items: int = 256  # validation subset size (deterministic: first items)
+    dropout: float | None = None  # override the preset encoder dropout (None: preset)
+    window: int | None = None  # encoder analysis window (None: preset)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", ("live", "paper"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.sampling not in ("uniform", "log"):
+            raise ValueError(f"sampling must be 'uniform' or 'log', got {self.sampling!r}")
+        for name in ("max_steps", "paths_per_step", "eval_paths", "synthetic_items", "val_items"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.lr_end_factor <= 1:
+            raise ValueError(f"lr_end_factor must be in (0, 1], got {self.lr_end_factor}")
+        if self.real_per_batch and self.data is None:
+            raise ValueError("real_per_batch > 0 needs data (a folder of one-shots)")
+        if not 0 <= self.real_per_batch <= self.batch:
+            raise ValueError(
+                f"real_per_batch must be in [0, batch_size={self.batch}], got {self.real_per_batch}"
+            )
+        if self.theta_is and self.loss != "scrapl":
+            raise ValueError("theta_is needs loss='scrapl'")
+        if self.synth != "tr808" and self.data is not None:
+            raise ValueError(f"data (real one-shots) is only supported for synth='tr808', got {self.synth!r}")
+
+    @property
+    def batch(self) -> int:
+        """Effective global batch size."""
+        return self.batch_size if self.batch_size is not None else PAPER_BATCH[self.synth]
+
+    @property
+    def learning_rate(self) -> float:
+        """Effective base learning rate."""
+        return self.lr if self.lr is not None else PAPER_LR[self.synth]
+
+    @property
+    def synth_options(self) -> dict[str, Any]:
+        """Synth constructor options: tr808 renders aligned at sample 0 (no pre-delay, no internal shift),
+        as in live playback; the meso misalignment comes from the real targets' random delays."""
+        return {"pre_delay": 0, "max_shift": 0} if self.synth == "tr808" else {}
+
+    @property
+    def pathwise(self) -> bool:
+        """True when P-Adam or P-SAGA rewrite the gradients (SCRAPL only) -> SGD optimizer."""
+        return self.loss == "scrapl" and (self.p_adam or self.p_saga)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        return cls(**d)

@@ -1,0 +1,62 @@
+"""Run logs: a CSV row per logged step/epoch and PNG learning curves (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+class CSVLog:
+    """Append rows to ``path``; the header is the first row's keys plus any later new keys (rewritten)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float | int | str]] = []
+        if self.path.is_file():
+            with open(self.path, newline="") as f:
+                self.rows = list(csv.DictReader(f))
+
+    def truncate(self, step: int) -> None:
+        """Drop rows after ``step`` (a resumed run re-logs them)."""
+        self.rows = [r for r in self.rows if int(r["step"]) <= step]
+        self._write()
+
+    def append(self, row: dict[str, float | int | str]) -> None:
+        self.rows.append(row)
+        self._write()
+
+    def _write(self) -> None:
+        keys: list[str] = []
+        for r in self.rows:
+            keys += [k for k in r if k not in keys]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.rows)
+
+
+def plot_curves(train_rows: list[dict], val_rows: list[dict], path: str | Path, title: str) -> Path:
+    """Training loss and validation metric(s) against step, two panels, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    if train_rows:
+        ax0.plot([int(r["step"]) for r in train_rows], [float(r["loss"]) for r in train_rows], lw=0.8)
+    ax0.set(xlabel="step", ylabel="training loss", title=title)
+    ax0.set_yscale("log")
+    keys = sorted({k for r in val_rows for k in r if k.startswith("val_")})
+    for k in keys:
+        pts = [(int(r["step"]), float(r[k])) for r in val_rows if r.get(k) not in (None, "")]
+        ax1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=k)
+    ax1.set(xlabel="step", ylabel="validation", title="validation")
+    if keys:
+        ax1.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

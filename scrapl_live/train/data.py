@@ -1,0 +1,84 @@
+"""Datasets for a :class:`TrainConfig` and a deterministic batch stream (exact resume, DDP sharding).
+
+The data order is a pure function of (run seed, global step): batch s of a stream of M items with
+batch size B comes from cycle c = s // (M // B) of a permutation seeded with (seed, c). Resuming at
+step s therefore needs no sampler state, and every DDP rank computes the same global batch and takes
+its own contiguous slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from scrapl_live.train.config import TrainConfig
+from scrapl_live.train.datasets import GridDataset, OneShotFolderDataset, SynthUniformDataset
+
+
+@dataclass
+class BatchStream:
+    """Batches of indices into a dataset of ``n_items`` items, reshuffled every cycle.
+
+    ``key`` separates independent streams (synthetic vs real) of the same run.
+    """
+
+    n_items: int
+    batch_size: int
+    seed: int
+    key: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.n_items < self.batch_size:
+            raise ValueError(f"dataset has {self.n_items} items, fewer than batch_size={self.batch_size}")
+        self._perm_cycle = -1
+        self._perm = torch.empty(0, dtype=torch.int64)
+
+    @property
+    def batches_per_cycle(self) -> int:
+        return self.n_items // self.batch_size
+
+    def cycle(self, step: int) -> int:
+        """Pass over the data that global step ``step`` belongs to."""
+        return step // self.batches_per_cycle
+
+    def indices(self, step: int) -> torch.Tensor:
+        """Item indices (batch_size,) int64 of global step ``step``."""
+        c, pos = divmod(step, self.batches_per_cycle)
+        if c != self._perm_cycle:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.key * 7919 + c)
+            self._perm, self._perm_cycle = torch.randperm(self.n_items, generator=gen), c
+        return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
+
+
+def rank_slice(batch_size: int, rank: int, world: int) -> slice:
+    """Contiguous share of a global batch for ``rank`` of ``world`` (batch_size must divide evenly)."""
+    if batch_size % world:
+        raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes ({world})")
+    per = batch_size // world
+    return slice(rank * per, (rank + 1) * per)
+
+
+def synthetic_dataset(cfg: TrainConfig, split: str, params: list) -> GridDataset | SynthUniformDataset:
+    """The synthetic θ set of ``split``: the paper grid (granular/chirplet) or uniform/log draws (tr808)."""
+    if cfg.synth == "tr808":
+        n = cfg.synthetic_items if split == "train" else max(1, cfg.synthetic_items // 4)
+        return SynthUniformDataset(params, n, split, seed=cfg.seed, sampling=cfg.sampling)
+    return GridDataset(split)
+
+
+def real_dataset(cfg: TrainConfig, split: str, sample_rate: int, n_samples: int) -> OneShotFolderDataset:
+    """The ``split`` of the one-shot folder ``cfg.data`` (shuffled with the run seed)."""
+    if cfg.data is None:
+        raise ValueError("data must name a folder of one-shots")
+    return OneShotFolderDataset(
+        cfg.data,
+        sample_rate,
+        n_samples,
+        split,
+        split_seed=cfg.seed,
+        max_shift=cfg.max_shift,
+        max_files=cfg.max_files,
+    )

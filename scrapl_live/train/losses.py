@@ -1,0 +1,36 @@
+"""The training loss of a run: SCRAPL (per-synth JTFS preset) or a baseline from ``scrapl_live.loss``."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from scrapl_live.train.config import JTFS_PRESETS, TrainConfig
+
+
+def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
+    """Loss module for ``cfg.loss``: audio losses take (x̂, x) (B, 1, N); "ploss" takes (θ̂, θ) (B, U).
+
+    SCRAPL uses the paper's JTFS settings for the synth (P = 315 textures, 483 tr808), step-seeded
+    path draws (``sampling_seed`` = run seed: reproducible, identical on every DDP rank) and
+    ``eval_paths`` fixed paths in eval mode (deterministic validation).
+    """
+    preset = dict(JTFS_PRESETS[cfg.synth])
+    if cfg.loss == "scrapl":
+        from scrapl_live.loss import SCRAPLLoss
+
+        return SCRAPLLoss(
+            synth.n_samples,
+            **preset,
+            use_p_adam=cfg.p_adam,
+            use_p_saga=cfg.p_saga,
+            n_theta=synth.n_params,
+            paths_per_step=cfg.paths_per_step,
+            eval_paths=cfg.eval_paths,
+            sampling_seed=cfg.seed,
+        )
+    from scrapl_live.loss.baselines import make_loss
+
+    if cfg.loss == "jtfs":
+        preset.pop("grad_mult")
+        return make_loss("jtfs", shape=synth.n_samples, **preset)
+    return make_loss(cfg.loss)

@@ -1,0 +1,319 @@
+"""Sound-matching trainer: audio → encoder → θ̂ → synth → x̂, loss(x̂, x), optimiser step.
+
+SCRAPL with P-Adam/P-SAGA: the gradients are rewritten optimizer-side (``SCRAPLLoss.transform_grads``)
+after backward — i.e. after the DDP all-reduce — then plain SGD steps; otherwise AdamW. Every random
+choice of step s (data order, the synth seeds of x̂, target shifts, dropout, SCRAPL's path) is a
+function of (run seed, s), so a run resumed from a checkpoint continues bit-exactly and every DDP
+rank draws the same path. Validation is deterministic (θ L1 on the val split, or the loss in eval
+mode on real one-shots) and picks ``best.pt``; ``last.pt`` is written after every epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from scrapl_live.train import checkpoint as ckpt_io
+from scrapl_live.train.config import TrainConfig
+from scrapl_live.train.curves import CSVLog, plot_curves
+from scrapl_live.train.data import BatchStream, rank_slice, real_dataset, synthetic_dataset
+from scrapl_live.train.losses import make_train_loss
+
+log = logging.getLogger(__name__)
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size) of an initialised torch.distributed group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _mix(*xs: int) -> int:
+    """A 63-bit seed from integers (different tuples give unrelated generator streams)."""
+    h = 0x243F6A8885A308D3
+    for x in xs:
+        h = ((h ^ (int(x) & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 + 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
+class Trainer:
+    """One training run for ``cfg``; ``fit()`` trains to ``cfg.max_steps`` (resuming from ``last.pt``)."""
+
+    def __init__(self, cfg: TrainConfig, command: str = "", device: str | torch.device = "cpu") -> None:
+        import synths
+        from scrapl_live.encoder.encoder import Encoder
+        from scrapl_live.encoder.presets import encoder_config
+
+        self.cfg, self.command = cfg, command
+        self.device = torch.device(device)
+        self.rank, self.world = _dist()
+        self.out = Path(cfg.out_dir)
+        self.synth = synths.get(cfg.synth, **cfg.synth_options).to(self.device)
+        enc_cfg = encoder_config(cfg.synth, cfg.size, cfg.window)
+        if cfg.dropout is not None:
+            enc_cfg = dataclasses.replace(enc_cfg, cnn=dataclasses.replace(enc_cfg.cnn, dropout=cfg.dropout))
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        self.encoder = Encoder(enc_cfg).to(self.device)
+        self.model: nn.Module = self.encoder
+        if self.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(self.encoder)
+        self.window = enc_cfg.window
+        self.loss = make_train_loss(cfg, self.synth).to(self.device)
+        params = list(self.encoder.parameters())
+        if cfg.pathwise:
+            self.loss.attach_params(params, hooks=False)
+            self.opt: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=cfg.learning_rate, momentum=0.0, weight_decay=cfg.weight_decay
+            )
+        else:
+            self.opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LinearLR(
+            self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
+        )
+        self._build_data()
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+
+    # Data ------------------------------------------------------------------------------------------
+    def _build_data(self) -> None:
+        cfg, sr, n = self.cfg, self.synth.sample_rate, self.synth.n_samples
+        self.n_real = cfg.real_per_batch
+        self.n_syn = cfg.batch - self.n_real
+        self.syn_train = synthetic_dataset(cfg, "train", self.synth.params) if self.n_syn else None
+        self.syn_val = synthetic_dataset(cfg, "val", self.synth.params) if self.n_syn else None
+        self.real_train = real_dataset(cfg, "train", sr, n) if self.n_real else None
+        self.real_val = real_dataset(cfg, "val", sr, n) if self.n_real else None
+        self.syn_stream = (
+            BatchStream(len(self.syn_train), self.n_syn, cfg.seed, 0) if self.syn_train else None
+        )
+        self.real_stream = (
+            BatchStream(len(self.real_train), self.n_real, cfg.seed, 1) if self.real_train else None
+        )
+        primary = self.syn_stream or self.real_stream
+        self.epoch_steps = cfg.epoch_steps or primary.batches_per_cycle
+        rank_slice(cfg.batch, self.rank, self.world)  # validates divisibility early
+
+    def _targets(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Global batch of step: target audio (B, 1, N) and true θ of its synthetic rows (n_syn, U)."""
+        parts, theta = [], None
+        if self.syn_stream is not None:
+            idx = self.syn_stream.indices(step)
+            theta, seed = self.syn_train.theta[idx], self.syn_train.seed[idx]
+            with torch.no_grad():
+                parts.append(self.synth(theta.to(self.device), seed))
+            theta = theta.to(self.device)
+        if self.real_stream is not None:
+            self.real_train.set_epoch(self.real_stream.cycle(step))
+            idx = self.real_stream.indices(step)
+            parts.append(torch.stack([self.real_train[int(i)]["audio"] for i in idx]).to(self.device))
+        return torch.cat(parts), theta
+
+    # Steps -----------------------------------------------------------------------------------------
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimiser step at global step ``step``; returns {"loss", "lr", "theta_l1" (synthetic rows)}."""
+        cfg = self.cfg
+        self.model.train()
+        self.loss.train()
+        x, theta = self._targets(step)
+        gen = torch.Generator().manual_seed(_mix(cfg.seed, step, 1))
+        seed_hat = torch.randint(0, 2**31 - 1, (cfg.batch,), generator=gen)
+        torch.manual_seed(_mix(cfg.seed, step, 2, self.rank))  # dropout masks
+        sl = rank_slice(cfg.batch, self.rank, self.world)
+        x, seed_hat = x[sl], seed_hat[sl]
+        theta_hat = self.model(x[..., : self.window])
+        self.opt.zero_grad(set_to_none=True)
+        if cfg.loss == "ploss":
+            n = max(0, min(self.n_syn - sl.start, sl.stop - sl.start))
+            if theta is None or n == 0:
+                raise ValueError("loss='ploss' needs synthetic rows on every rank (real_per_batch < batch)")
+            value = self.loss(theta_hat[:n], theta[sl][:n])
+        else:
+            value = self.loss(self.synth(theta_hat, seed_hat), x)
+        value.backward()
+        if cfg.pathwise:
+            self.loss.transform_grads()
+        self.opt.step()
+        self.sched.step()
+        out = {"loss": float(value.detach()), "lr": self.sched.get_last_lr()[0]}
+        if theta is not None:
+            n_rows = max(0, min(self.n_syn, sl.stop) - sl.start)
+            if n_rows:
+                out["theta_l1"] = (
+                    float((theta_hat[:n_rows].detach() - theta[sl][:n_rows]).abs().mean()) * 1000
+                )
+        return out
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Deterministic validation: ``val_theta_l1`` (‰, synthetic val items) and/or ``val_loss`` (real)."""
+        from scrapl_live.train.metrics import theta_l1_permille
+
+        self.encoder.eval()
+        self.loss.eval()
+        out: dict[str, float] = {}
+        bs = self.cfg.batch
+        if self.syn_val is not None:
+            n = min(self.cfg.val_items, len(self.syn_val))
+            errs = []
+            for i in range(0, n, bs):
+                theta, seed = self.syn_val.theta[i : i + bs].to(self.device), self.syn_val.seed[i : i + bs]
+                x = self.synth(theta, seed)
+                errs.append(theta_l1_permille(self.encoder(x[..., : self.window]), theta) * theta.shape[0])
+            per = torch.stack(errs).sum(0) / n
+            out["val_theta_l1"] = float(per.mean())
+            out.update(
+                {
+                    f"val_theta_l1_{name}": float(v)
+                    for name, v in zip(self.synth.param_names, per, strict=True)
+                }
+            )
+        if self.real_val is not None and self.cfg.loss != "ploss":
+            n = min(self.cfg.val_items, len(self.real_val))
+            total = 0.0
+            for i in range(0, n, bs):
+                x = self.real_val.audio[i : i + bs, None].to(self.device)
+                x_hat = self.synth(self.encoder(x[..., : self.window]), torch.arange(i, i + x.shape[0]))
+                total += float(self.loss(x_hat, x)) * x.shape[0]
+            out["val_loss"] = total / n
+        return out
+
+    @property
+    def selection_metric(self) -> str:
+        return "val_theta_l1" if self.syn_val is not None else "val_loss"
+
+    # Checkpoints ----------------------------------------------------------------------------------
+    def state(self, full: bool = True) -> dict[str, Any]:
+        """Checkpoint dict (see :mod:`scrapl_live.train.checkpoint`). ``full=False`` leaves out what only
+        resuming needs (optimiser, scheduler, SCRAPL state with its P×|w| path tables, RNG): ``best.pt``."""
+        from scrapl_live.encoder.encoder import encoder_checkpoint
+
+        card = {
+            "training": {"command": self.command, "config": self.cfg.to_dict(), "steps": self.step},
+            "metrics": {k: v for k, v in (self.best or {}).items() if k.startswith("val_")},
+        }
+        out = {
+            **encoder_checkpoint(self.encoder, card),
+            "train_config": self.cfg.to_dict(),
+            "step": self.step,
+            "epoch": self.step // self.epoch_steps,
+            "history": self.history,
+            "best": self.best,
+        }
+        if full:
+            out.update(
+                optimizer=self.opt.state_dict(),
+                scheduler=self.sched.state_dict(),
+                loss_state=self.loss.state_dict(),
+                rng=ckpt_io.rng_state(),
+            )
+        return out
+
+    def load(self, ckpt: dict[str, Any]) -> None:
+        """Restore everything :meth:`state` saved (the config must match except ``max_steps``)."""
+        saved = dict(ckpt["train_config"], max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
+        if saved != self.cfg.to_dict():
+            diff = sorted(k for k in saved if saved[k] != self.cfg.to_dict().get(k))
+            raise ValueError(f"checkpoint was trained with a different config (fields {diff})")
+        self.encoder.load_state_dict(ckpt["encoder_state"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.sched.load_state_dict(ckpt["scheduler"])
+        self.sched.total_iters = self.cfg.max_steps
+        self.loss.load_state_dict(ckpt["loss_state"])
+        ckpt_io.set_rng_state(ckpt["rng"])
+        self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
+
+    # Loop -----------------------------------------------------------------------------------------
+    def fit(self, resume: bool = True, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+        """Train to ``cfg.max_steps`` (or pause at ``stop_at``, saving ``last.pt``); validate and checkpoint
+        every ``epoch_steps``. Returns the best validation record."""
+        from tqdm import tqdm
+
+        last = self.out / "last.pt"
+        if resume and last.is_file():
+            self.load(ckpt_io.load_checkpoint(last))
+            log.info("resumed %s at step %d", last, self.step)
+        elif self.cfg.theta_is:
+            self._theta_is()
+        end = self.cfg.max_steps if stop_at is None else min(stop_at, self.cfg.max_steps)
+        main = self.rank == 0
+        self._logs = (CSVLog(self.out / "train.csv"), CSVLog(self.out / "val.csv")) if main else None
+        if main:
+            for lg in self._logs:
+                lg.truncate(self.step)
+        bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not (progress and main), desc="train")
+        while self.step < end:
+            rec = self.train_step(self.step)
+            if not math.isfinite(rec["loss"]):
+                raise RuntimeError(f"training loss is {rec['loss']} at step {self.step}")
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
+            if main:
+                self._logs[0].append({"step": self.step, **rec})
+            if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
+                self._end_epoch()
+            elif self.step == end and main:
+                ckpt_io.save_checkpoint(last, self.state())
+        bar.close()
+        return self.best or {}
+
+    def _end_epoch(self) -> None:
+        """Validate (rank 0), update the best record, write last.pt / best.pt and the PNG curves."""
+        if self.rank != 0:
+            return
+        steps_log, val_log = self._logs
+        rec = {"step": self.step, **self.validate()}
+        self.history.append(rec)
+        val_log.append(rec)
+        key = self.selection_metric
+        improved = key in rec and (self.best is None or rec[key] < self.best[key])
+        if improved:
+            self.best = dict(rec)
+        shown = {k: round(v, 4) for k, v in rec.items()}
+        log.info("step %d: %s%s", self.step, shown, " (best)" if improved else "")
+        ckpt_io.save_checkpoint(self.out / "last.pt", self.state())
+        if improved:
+            ckpt_io.save_checkpoint(self.out / "best.pt", self.state(full=False))
+        plot_curves(
+            steps_log.rows, val_log.rows, self.out / "curves.png", f"{self.cfg.synth} / {self.cfg.loss}"
+        )
+
+    def _theta_is(self) -> None:
+        """θ-importance-sampling warm-up (REFERENCE §3) on the first ``theta_is_batches`` training batches.
+
+        P-Adam/P-SAGA tables are detached during the warm-up (its backward passes must not touch them)
+        and re-attached empty afterwards; the probabilities become part of the SCRAPL state.
+        """
+        batches = [{"x": self._targets(b)[0]} for b in range(self.cfg.theta_is_batches)]
+        gen = torch.Generator().manual_seed(_mix(self.cfg.seed, 0, 3))
+        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
+        params = list(self.encoder.parameters())
+        if self.cfg.pathwise:
+            self.loss.attach_params([])
+        self.encoder.eval()
+        self.loss.warmup_lc_hvp(
+            theta_fn=lambda x: self.encoder(x[..., : self.window]),
+            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
+            theta_fn_kwargs=batches,
+            params=params,
+            save_dir=str(self.out / "theta_is"),
+            n_iter=self.cfg.theta_is_iters,
+            seed=self.cfg.seed,
+        )
+        if self.cfg.pathwise:
+            self.loss.attach_params(params, hooks=False)
+        probs = self.loss.probs
+        log.info(
+            "θ-IS probabilities: min %.3g, max %.3g (uniform %.3g)",
+            float(probs.min()),
+            float(probs.max()),
+            1.0 / self.loss.n_paths,
+        )
