@@ -66,15 +66,16 @@ def eval_path_set(spec: int | str | Sequence[int], n_paths: int) -> list[int]:
     """Fixed, sorted path set used in evaluation mode.
 
     ``spec``: "all" (every path), an int k (k paths evenly spread over [0, n_paths), always including
-    the first and last), or an explicit sequence of path indices.
+    the first and last; all paths if k ≥ n_paths), or an explicit sequence of path indices.
     """
     if isinstance(spec, str):
         if spec != "all":
             raise ValueError(f"eval_paths must be 'all', a count or a list of path indices, got {spec!r}")
         return list(range(n_paths))
     if isinstance(spec, int) and not isinstance(spec, bool):
-        if not 1 <= spec <= n_paths:
-            raise ValueError(f"eval_paths={spec} must be between 1 and n_paths={n_paths}")
+        if spec < 1:
+            raise ValueError(f"eval_paths={spec} must be >= 1")
+        spec = min(spec, n_paths)
         if spec == 1:
             return [n_paths // 2]
         return sorted({round(i * (n_paths - 1) / (spec - 1)) for i in range(spec)})

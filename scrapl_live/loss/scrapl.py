@@ -19,13 +19,14 @@ import torch
 from scrapl_live.loss import sampling, state
 from scrapl_live.loss.attach import PathwiseGradMixin
 from scrapl_live.loss.probs import SamplingProbsMixin
+from scrapl_live.loss.theta_is import ThetaISMixin
 from scrapl_live.loss.validation import check_path_indices, check_signal_pair
 from scrapl_live.scattering.jtfs import JTFS
 
 log = logging.getLogger(__name__)
 
 
-class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin):
+class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
     """Scattering transform with random paths as a loss (constructor as scrapl-loss 0.1.0, plus extras).
 
     Extra keyword arguments beyond the reference:
