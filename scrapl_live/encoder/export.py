@@ -44,14 +44,9 @@ def _param_specs(config: EncoderConfig, card: dict[str, Any]) -> list[dict[str, 
     if "params" in card:
         specs = [dict(p) for p in card["params"]]
     else:
-        try:
-            import synths
+        import synths
 
-            specs = [asdict(p) for p in synths.get(config.synth).params]
-        except (ImportError, AttributeError, KeyError, ValueError) as exc:
-            raise ValueError(
-                f"card has no 'params' and synth {config.synth!r} is not in the registry: {exc}"
-            ) from exc
+        specs = [asdict(p) for p in synths.get(config.synth).params]
     names = tuple(str(p.get("name")) for p in specs)
     if names != config.param_names:
         raise ValueError(

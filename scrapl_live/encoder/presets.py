@@ -124,10 +124,7 @@ def synth_param_names(synth: str) -> tuple[str, ...]:
     """Parameter names of a registered synth (``synths.get(name).params``), in θ order."""
     import synths
 
-    try:
-        return tuple(p.name for p in synths.get(synth).params)
-    except KeyError as exc:
-        raise ValueError(f"unknown synth {synth!r}") from exc
+    return tuple(p.name for p in synths.get(synth).params)
 
 
 def encoder_config(
