@@ -13,9 +13,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "JTFS": "scrapl_live.scattering",
     "SCRAPLLoss": "scrapl_live.loss",
+    "Encoder": "scrapl_live.encoder",
+    "OnnxEncoder": "scrapl_live.encoder",
 }
 
-__all__ = ["JTFS", "SCRAPLLoss", "__version__"]
+__all__ = ["JTFS", "SCRAPLLoss", "Encoder", "OnnxEncoder", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
