@@ -1,0 +1,125 @@
+"""JTFS API behaviour: input validation, modulus subgradient, path sharing, metadata, buffers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scrapl_live.scattering import JTFS, PathInfo
+from scrapl_live.scattering.ops import decimate_spectrum, modulus
+
+TOY = dict(shape=1024, J=3, Q1=1, Q2=1, J_fr=2, Q_fr=1)
+SMALL = dict(shape=4096, J=6, Q1=4, Q2=2, J_fr=2, Q_fr=1, T=64, F=4)
+
+
+@pytest.fixture(scope="module")
+def small() -> JTFS:
+    torch.set_num_threads(1)
+    return JTFS(**SMALL)
+
+
+def test_modulus_value_and_zero_subgradient_at_zero() -> None:
+    z = torch.tensor([0j, 3 + 4j], requires_grad=True)
+    out = modulus(z)
+    assert out.tolist() == pytest.approx([1e-12, 5.0])
+    out.sum().backward()
+    assert z.grad[0] == 0
+    torch.testing.assert_close(z.grad[1], torch.tensor(0.6 + 0.8j))
+
+
+def test_fourier_decimation_equals_time_decimation() -> None:
+    x = torch.randn(3, 64, dtype=torch.complex128)
+    y = torch.fft.ifft(decimate_spectrum(torch.fft.fft(x), 2))
+    torch.testing.assert_close(y, x[:, ::4])
+
+
+def test_several_paths_equal_single_paths(small: JTFS) -> None:
+    x = torch.randn(2, SMALL["shape"])
+    idx = [small.n_paths - 1, 0, 3, small.n_paths // 2, 1]
+    many = small.paths(x, idx)
+    s = small.scalogram(x, small.n1_max(idx))
+    for p, coef in zip(idx, many, strict=True):
+        single = small.scattering_singlepath(x, *small.scrapl_keys[p])["coef"]
+        torch.testing.assert_close(coef, single, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(small.path_from_scalogram(s, p), single, rtol=1e-5, atol=1e-7)
+        assert coef.shape == (2, 1, small.cfg.n_fr_pad // small.cfg.F, small.cfg.n_pad // small.cfg.T)
+
+
+def test_full_transform_contains_the_unpadded_paths(small: JTFS) -> None:
+    x = torch.randn(1, SMALL["shape"])
+    full = small(x)
+    n_first = len(small.cfg.first_order_n_fr)
+    assert full.shape[1] == n_first + small.n_paths
+    cut = slice(small.cfg.unpad_start, small.cfg.unpad_stop)
+    for p in (0, small.n_paths - 1):
+        torch.testing.assert_close(full[:, n_first + p], small.paths(x, [p])[0][:, 0, :, cut])
+
+
+def test_full_transform_gradient_with_checkpointing_matches_path_gradients(small: JTFS) -> None:
+    x = torch.randn(1, SMALL["shape"], requires_grad=True)
+    n_first = len(small.cfg.first_order_n_fr)
+    small(x)[:, n_first + 2].sum().backward()
+    x2 = x.detach().clone().requires_grad_(True)
+    small.paths(x2, [2])[0][..., small.cfg.unpad_start : small.cfg.unpad_stop].sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-4, atol=1e-9)
+
+
+def test_n1_max_and_path_info(small: JTFS) -> None:
+    j1 = [p.j for p in small.cfg.psi1]
+    for p in (0, small.n_paths - 1):
+        info = small.path_info(p, sample_rate=16000.0)
+        assert isinstance(info, PathInfo) and (info.n2, info.n_fr) == small.scrapl_keys[p]
+        assert info.n1_max == sum(j < info.j2 for j in j1) == small.n1_max([p])
+        assert info.rate_hz == pytest.approx(info.xi2 * 16000.0)
+        assert info.spin == (0 if info.n_fr == 0 else (1 if info.xi_fr > 0 else -1))
+        assert info.scale_cycles_per_octave == pytest.approx(abs(info.xi_fr) * SMALL["Q1"])
+    assert small.path_info(0).rate_hz is None
+
+
+def test_filters_are_non_persistent_buffers_that_follow_to() -> None:
+    jtfs = JTFS(**TOY)
+    assert jtfs.state_dict() == {}
+    jtfs = jtfs.double()
+    x = torch.randn(1, TOY["shape"], dtype=torch.float64)
+    assert jtfs.paths(x, [0])[0].dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (torch.randn(1024), "x must be a"),
+        (torch.randn(1, 1, 1024), "x must be a"),
+        (torch.randn(1, 1000), "length"),
+        (torch.randn(1, 1024, dtype=torch.float64), "dtype"),
+        (torch.full((1, 1024), float("nan")), "NaN"),
+    ],
+)
+def test_bad_input_raises(x: torch.Tensor, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        JTFS(**TOY).paths(x, [0])
+
+
+def test_bad_indices_and_arguments_raise() -> None:
+    jtfs = JTFS(**TOY)
+    x = torch.randn(1, TOY["shape"])
+    for bad in (-1, 7, 2.0, True):
+        with pytest.raises(ValueError, match="path_indices"):
+            jtfs.paths(x, [bad])
+        with pytest.raises(ValueError, match="path_idx"):
+            jtfs.path_info(bad)
+    with pytest.raises(ValueError, match="n1_max"):
+        jtfs.scalogram(x, 0)
+    with pytest.raises(ValueError, match="needs"):
+        jtfs.path_from_scalogram(jtfs.scalogram(x, 1), 0)
+    with pytest.raises(ValueError, match="not a SCRAPL path"):
+        jtfs.scattering_singlepath(x, 0, 0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        jtfs.path_info(0, sample_rate=-1.0)
+    for kwargs, name in [
+        ({"J": 0}, "J"),
+        ({"T": 4096}, "T"),
+        ({"F": "global"}, "F"),
+        ({"shape": 1.5}, "shape"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            JTFS(**{**TOY, **kwargs})
