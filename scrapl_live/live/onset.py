@@ -33,7 +33,7 @@ class OnsetDetector:
         n_fft: int = 512,
         hop: int = 128,
         gain: float = 30.0,
-        delta: float = 0.25,
+        delta: float = 0.12,
         ratio: float = 2.0,
         median_s: float = 0.25,
         min_interval_s: float = 0.04,
@@ -53,7 +53,7 @@ class OnsetDetector:
 
     def reset(self) -> None:
         """Forget all history (as if no sample had been seen)."""
-        self._hist = np.zeros(2 * self.n_fft, dtype=np.float32)  # last 2·n_fft samples, newest at the end
+        self._hist = np.zeros(4 * self.n_fft, dtype=np.float32)  # last 4·n_fft samples, newest at the end
         self._pending = 0  # samples received since the last frame
         self._t = 0  # absolute index of the next incoming sample
         self._prev_mag = np.zeros(self._bands.shape[0], dtype=np.float32)
@@ -66,7 +66,11 @@ class OnsetDetector:
     def _frame_flux(self, frame: np.ndarray) -> float:
         power = np.abs(np.fft.rfft(frame * self._window)) ** 2
         mag = np.log1p(self.gain * np.sqrt(self._bands @ power)).astype(np.float32)
-        flux = float(np.maximum(mag - self._prev_mag, 0.0).mean())
+        # SuperFlux-style: compare with the previous frame max-filtered over neighbouring bands, so a
+        # falling pitch (808 kick sweep) moving energy to the next band does not count as a new onset
+        prev = self._prev_mag
+        ref = np.maximum(prev, np.maximum(np.roll(prev, 1), np.roll(prev, -1)))
+        flux = float(np.maximum(mag - ref, 0.0).mean())
         self._prev_mag = mag
         return flux
 
@@ -77,8 +81,7 @@ class OnsetDetector:
         seg_start = end + self.hop - n_seg
         mag = np.abs(self._hist)
         env = mag[-n_seg:].reshape(-1, blk).max(axis=1)
-        before = mag[:-n_seg]
-        background = float(np.median(before[: before.size // blk * blk].reshape(-1, blk).max(axis=1)))
+        background = float(mag[:-n_seg].max())  # > one period of 50 Hz: the peak level of what was there
         peak = float(env.max())
         level = background + 0.1 * (peak - background)
         idx = int(np.argmax(env > level))

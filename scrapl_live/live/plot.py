@@ -1,0 +1,63 @@
+"""PNG comparing an input with its resynthesis: waveforms, spectrograms, predicted parameters per hit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_comparison(
+    path: str | Path,
+    inp: np.ndarray,
+    out: np.ndarray,
+    sample_rate: int,
+    hit_times: list[int],
+    thetas: np.ndarray,
+    param_names: list[str],
+    title: str = "",
+) -> Path:
+    """Write a 4-panel PNG. inp (N,), out (M,) at ``sample_rate``; thetas (H, U) in [0, 1] per hit.
+
+    Rows: both waveforms (onsets marked), input spectrogram, resynthesis spectrogram, θ̂ heat map
+    (hits × parameters).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(4, 1, figsize=(11, 11), gridspec_kw={"height_ratios": [1, 1.2, 1.2, 1.4]})
+    t_in = np.arange(inp.size) / sample_rate
+    t_out = np.arange(out.size) / sample_rate
+    ax = axes[0]
+    ax.plot(t_in, inp, lw=0.5, label="input")
+    ax.plot(t_out, out, lw=0.5, alpha=0.7, label="resynthesis")
+    for t in hit_times:
+        ax.axvline(t / sample_rate, color="k", lw=0.5, ls=":")
+    ax.set_xlim(0, max(t_in[-1], t_out[-1]))
+    ax.set_ylabel("amplitude")
+    ax.legend(loc="upper right")
+    ax.set_title(title or "input vs resynthesis")
+    for ax, sig, name in ((axes[1], inp, "input"), (axes[2], out, "resynthesis")):
+        with np.errstate(divide="ignore"):  # digital silence has -inf dB; shown as the floor colour
+            ax.specgram(sig, NFFT=1024, Fs=sample_rate, noverlap=768, cmap="magma", vmin=-140)
+        ax.set_ylabel(f"{name}\nHz")
+        ax.set_yscale("symlog", linthresh=200)
+        ax.set_ylim(20, sample_rate / 2)
+        ax.set_xlim(0, max(t_in[-1], t_out[-1]))
+    ax = axes[3]
+    if len(thetas):
+        im = ax.imshow(np.asarray(thetas).T, aspect="auto", cmap="viridis", vmin=0, vmax=1, origin="lower")
+        ax.set_yticks(range(len(param_names)), param_names, fontsize=7)
+        ax.set_xticks(range(len(thetas)), [f"{t / sample_rate:.2f}s" for t in hit_times], rotation=60,
+                      fontsize=7)
+        fig.colorbar(im, ax=ax, label="θ̂ (normalised)", pad=0.01)
+    else:
+        ax.text(0.5, 0.5, "no hits detected", ha="center", va="center")
+    ax.set_xlabel("hit (onset time)")
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p

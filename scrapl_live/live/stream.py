@@ -1,0 +1,155 @@
+"""Real-time mode: a sounddevice duplex stream around the :class:`Engine`.
+
+The audio callback only copies: input channel → input ring buffer, output ring buffer → every output
+channel (silence when the engine is late, counted as an underrun), and counts the xruns PortAudio
+reports.  It allocates no arrays, takes no locks, does no I/O and runs no model.  A worker thread
+moves whole blocks from the input ring through ``Engine.process_block`` into the output ring.
+sounddevice (PortAudio) is imported here only, so file mode works without it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from scrapl_live.live.engine import Engine
+from scrapl_live.live.ringbuffer import RingBuffer
+
+log = logging.getLogger(__name__)
+
+_JACK_NAME: ctypes.c_char_p | None = None  # kept alive: PortAudio stores the pointer
+
+
+def set_jack_client_name(name: str) -> None:
+    """Name PortAudio's JACK client (default "PortAudio") so our ports are findable; re-initialises PortAudio.
+
+    Must be called before the stream opens; a PortAudio without JACK support ignores it.
+    """
+    global _JACK_NAME
+    import sounddevice as sd
+
+    lib = ctypes.CDLL(sd._libname)
+    if not hasattr(lib, "PaJack_SetClientName"):
+        log.debug("PortAudio has no JACK support; client name %r ignored", name)
+        return
+    _JACK_NAME = ctypes.c_char_p(name.encode())
+    sd._terminate()
+    lib.PaJack_SetClientName(_JACK_NAME)
+    sd._initialize()
+
+
+def resolve_device(spec: str | int | None, kind: str) -> int | None:
+    """Audio device index for ``spec`` (index or unique name substring); ValueError naming it if absent."""
+    import sounddevice as sd
+
+    if spec is None:
+        return None
+    devices = sd.query_devices()
+    key = f"max_{kind}_channels"
+    if isinstance(spec, int) or str(spec).isdigit():
+        idx = int(spec)
+        if not 0 <= idx < len(devices) or devices[idx][key] < 1:
+            raise ValueError(f"{kind} device {spec!r}: no {kind} device with that index")
+        return idx
+    matches = [i for i, d in enumerate(devices) if d[key] > 0 and str(spec).lower() in d["name"].lower()]
+    if len(matches) != 1:
+        names = [d["name"] for d in devices if d[key] > 0]
+        raise ValueError(f"{kind} device {spec!r}: {len(matches)} matches among {names}")
+    return matches[0]
+
+
+class LiveStream:
+    """Runs ``engine`` on a duplex PortAudio stream at the engine's rate and block size.
+
+    input_device/output_device: see :func:`resolve_device`; channels: output channels to fill.
+    ``ring_blocks`` blocks of ring capacity absorb scheduling jitter of the worker thread.
+    """
+
+    def __init__(self, engine: Engine, input_device: str | int | None = None,
+                 output_device: str | int | None = None, channels: int = 1, ring_blocks: int = 32,
+                 jack_client_name: str | None = None) -> None:
+        import sounddevice as sd
+
+        if jack_client_name:
+            set_jack_client_name(jack_client_name)
+        self.engine = engine
+        bs = engine.block_size
+        self.in_ring = RingBuffer(ring_blocks * bs)
+        self.out_ring = RingBuffer(ring_blocks * bs)
+        self.xruns = 0  # PortAudio-reported over/underflows
+        self.underruns = 0  # callbacks where the engine had not delivered the block yet
+        self.callbacks = 0
+        self._in_block = np.zeros(bs, dtype=np.float32)
+        self._running = False
+        self._worker: threading.Thread | None = None
+        try:
+            self.stream = sd.Stream(
+                samplerate=engine.sample_rate, blocksize=bs, dtype="float32", latency="low",
+                channels=(1, channels), callback=self._callback,
+                device=(resolve_device(input_device, "input"), resolve_device(output_device, "output")),
+            )
+        except sd.PortAudioError as exc:
+            raise RuntimeError(f"cannot open the audio stream: {exc}") from exc
+
+    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any,
+                  status: Any) -> None:
+        """PortAudio thread: copies only (indata (frames, 1) → in ring; out ring → outdata (frames, C))."""
+        self.callbacks += 1
+        if status:
+            self.xruns += 1
+        self.in_ring.write(indata[:, 0])
+        got = self.out_ring.read_into(outdata[:, 0])
+        if got < frames:
+            outdata[got:, 0] = 0.0
+            if self._running and self.callbacks > 2:
+                self.underruns += 1
+        if outdata.shape[1] > 1:
+            outdata[:, 1:] = outdata[:, :1]
+
+    def _work(self) -> None:
+        bs = self.engine.block_size
+        while self._running:
+            if self.in_ring.available() < bs:
+                time.sleep(0.0005)
+                continue
+            self.in_ring.read_into(self._in_block)
+            try:
+                out = self.engine.process_block(self._in_block)
+            except Exception as exc:  # never let one bad block stop the stream
+                log.error("engine block failed: %s", exc)
+                out = np.zeros(bs, dtype=np.float32)
+            if self.out_ring.write(out) < bs:
+                log.warning("output ring full: block dropped")
+
+    @property
+    def device_latency_ms(self) -> float:
+        """Input + output latency PortAudio reports for the open stream (ms)."""
+        lat = self.stream.latency
+        return 1e3 * float(sum(lat) if isinstance(lat, tuple | list) else 2 * lat)
+
+    def start(self) -> None:
+        """Start the worker thread and the stream."""
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name="scrapl-engine", daemon=True)
+        self._worker.start()
+        self.stream.start()
+
+    def stop(self) -> None:
+        """Stop the stream and the worker; the engine stays open (call ``engine.close()``)."""
+        self._running = False
+        self.stream.stop()
+        self.stream.close()
+        if self._worker is not None:
+            self._worker.join(timeout=2)
+
+    def __enter__(self) -> LiveStream:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
