@@ -5,6 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# Card keys written by the export itself (shown above); every other key comes from the trainer.
+ENCODER_KEYS = frozenset(
+    (
+        "format",
+        "synth",
+        "sample_rate",
+        "window",
+        "window_ms",
+        "size",
+        "n_weights",
+        "param_names",
+        "params",
+        "encoder_config",
+        "onnx",
+    )
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``export`` and ``encoder-info`` to the ``scrapl-live`` parser."""
@@ -36,9 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    import logging
+
     from scrapl_live.encoder.encoder import encoder_from_checkpoint
     from scrapl_live.encoder.export import export_onnx
 
+    # The exporter warns once per optional torchvision op it cannot register; irrelevant here.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     encoder, card = encoder_from_checkpoint(args.checkpoint)
     card.setdefault("checkpoint", str(args.checkpoint))
     card = export_onnx(encoder, args.output, card)
@@ -65,9 +86,9 @@ def _info(args: argparse.Namespace) -> int:
     )
     print(f"  input: W = {model.window} samples at {model.sample_rate} Hz ({card.get('window_ms')} ms)")
     print(f"  output θ̂ ({len(model.param_names)}): {', '.join(model.param_names)}")
-    for key in ("training_data", "metrics", "command", "git_commit"):
-        if key in card:
-            print(f"  {key}: {card[key]}")
+    for key, value in card.items():  # the trainer's facts: data, metrics, command, commit, ...
+        if key not in ENCODER_KEYS:
+            print(f"  {key}: {value}")
     if args.to_checkpoint is not None:
         encoder = onnx_to_torch(args.model)
         torch.save(encoder_checkpoint(encoder, card), args.to_checkpoint)

@@ -94,9 +94,10 @@ def effective_bandwidths(cfg: CQTConfig) -> np.ndarray:
 class CQTFrontEnd(nn.Module):
     """Audio (B, N) → log-magnitude CQT (B, 1, n_bins, N//hop + 1); fixed, no trainable weights.
 
-    The kernel bank is computed in the graph from four tiny per-bin vectors (centre frequency, length,
-    offset, scale) rather than stored: the ONNX file stays small (onnxruntime folds the computation into
-    a constant when it loads the model) and no complex dtype appears.  All phases are below
+    In an ONNX export the kernel bank is computed in the graph from four tiny per-bin vectors (centre
+    frequency, length, start, centre) rather than stored: the file stays small (onnxruntime folds the
+    computation into a constant when it loads the model) and no complex dtype appears.  In torch the
+    same bank is computed once at construction and kept as a buffer.  All phases are below
     ``π·Q ≈ 53`` rad, so fp32 evaluation is accurate to ~1e-6.
     """
 
@@ -112,6 +113,8 @@ class CQTFrontEnd(nn.Module):
         self.register_buffer("lengths", as_f32(lengths), persistent=False)
         self.register_buffer("starts", as_f32(starts), persistent=False)
         self.register_buffer("centres", as_f32(starts + lengths // 2), persistent=False)
+        # Cached bank for torch (training); an ONNX export recomputes it in the graph instead.
+        self.register_buffer("bank", self.kernels(), persistent=False)
 
     def kernels(self) -> torch.Tensor:
         """Kernel bank (2·n_bins, 1, width): real parts then imaginary parts.
@@ -137,7 +140,8 @@ class CQTFrontEnd(nn.Module):
                 "use pad_mode='constant' or a smaller max_kernel"
             )
         x = F.pad(audio[:, None, :], (half, half), mode=self.cfg.pad_mode)
-        out = F.conv1d(x, self.kernels(), stride=self.cfg.hop)  # (B, 2·n_bins, N//hop + 1)
+        bank = self.kernels() if torch.compiler.is_exporting() else self.bank
+        out = F.conv1d(x, bank, stride=self.cfg.hop)  # (B, 2·n_bins, N//hop + 1)
         re, im = out[:, : self.cfg.n_bins], out[:, self.cfg.n_bins :]
         mag = torch.sqrt(re * re + im * im)
         return torch.log1p(mag / self.cfg.log_eps)[:, None]
