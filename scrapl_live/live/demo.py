@@ -155,7 +155,7 @@ def run_demo(out_dir: str | Path, tr808_model: str | Path | None = None,
     engines: dict[str, Engine] = {}
     drums_out, engines["drums"] = _part(ex.audio[: ex.drums_end], sr, tr808_model, out / "hits.mid", threads)
     files["midi"] = out / "hits.mid"
-    result = np.zeros(max(ex.audio.size, ex.drums_end + drums_out.size), dtype=np.float32)
+    result = np.zeros(max(ex.audio.size, drums_out.size), dtype=np.float32)
     result[: drums_out.size] += drums_out
     if granular_model is not None and ex.audio.size > ex.drums_end:
         tex_out, engines["texture"] = _part(ex.audio[ex.drums_end :], sr, Path(granular_model),
