@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "scrapl_live.encoder.cli",
     "scrapl_live.train.cli",
+    "scrapl_live.live.cli",
 ]
 
 
