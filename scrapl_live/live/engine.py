@@ -111,10 +111,12 @@ class Engine:
         voice_len = int(self.synth.n_samples * sample_rate / self.synth.sample_rate) + 1
         self.mixer = OneShotMixer(max_voices, voice_len)
         self.smoother = ParamSmoother(len(self.specs), sample_rate, block_size, smoothing_s)
-        self.granular = GranularVoice(sample_rate, block_size, seed=seed) if self.mode == "texture" else None
+        self.granular = None
+        if self.mode == "texture":
+            self.granular = GranularVoice(sample_rate, block_size, self._grain_amplitudes, seed=seed)
         self._level = 0.0  # smoothed input RMS driving the texture level
         self._hop = max(block_size, int(analysis_hop_s * sample_rate))
-        self._next_analysis = self.window
+        self._next_analysis = self._hop  # first analyses see a zero-padded, partly filled window
         self._waiting: list[tuple[int, float]] = []  # (onset, perf_counter at detection), window incomplete
         self._done: queue.SimpleQueue[Hit] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[tuple | None] | None = None
@@ -269,6 +271,11 @@ class Engine:
         for sink in self.sinks:
             if isinstance(sink, HitSink):
                 self._call(sink.on_hit, hit.t_samples, hit.velocity, hit.theta, hit.params)
+
+    def _grain_amplitudes(self, density: float) -> np.ndarray:
+        """The granular synth's grain amplitudes (K,) at a density in [0, 1]."""
+        with self.torch.no_grad():
+            return self.synth.amplitudes(self.torch.tensor([density], dtype=self.torch.float32))[0].numpy()
 
     def _physical(self, theta: np.ndarray) -> dict[str, float]:
         return {s.name: float(s.to_physical(float(u))) for s, u in zip(self.specs, theta, strict=True)}

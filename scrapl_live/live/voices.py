@@ -6,6 +6,8 @@ the per-block cost is small and constant; they run on the engine's worker thread
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -115,30 +117,21 @@ class ParamSmoother:
         return self.value
 
 
-def grain_amplitude(density: float, k: np.ndarray | int, n_grains: int = 64) -> np.ndarray:
-    """Amplitude of grain ``k`` of ``n_grains`` at density θ ∈ [0, 1] (REFERENCE §4a), max over k = 1.
-
-    ``a_k = 1 - sigmoid(2·(1-θ)·n·(k/n - offset))``, ``offset = 0.25θ + 0.75θ²``: θ = 1 → all grains
-    equal, θ = 0 → about one dominant grain.
-    """
-    offset = 0.25 * density + 0.75 * density**2
-    ks = np.arange(n_grains)
-    a = 1.0 - 1.0 / (1.0 + np.exp(-2.0 * (1.0 - density) * n_grains * (ks / n_grains - offset)))
-    return (a / a.max())[k]
-
-
 class GranularVoice:
     """Streaming chirplet texture driven by the current (density, slope) of the granular synth.
 
-    The batch synth scatters 64 grains of ``grain_s`` over its clip with amplitudes set by density;
-    here grains start as a Poisson process of the same mean rate, each taking the amplitude of a
-    uniformly drawn grain index, a log-uniform f0 in [f_lo, f_hi] and the current slope γ (oct/s):
+    The batch synth scatters 64 grains of ``grain_s`` over its clip with amplitudes set by density
+    (``amplitudes(density) -> (64,)``, the synth's own law); here grains start as a Poisson process of
+    the same mean rate, each taking the amplitude of a uniformly drawn grain index, a log-uniform f0 in
+    [f_lo, f_hi] and the current slope γ (oct/s):
     ``sin(2π f0 (2^(γt) - 1)/(γ ln 2)) · hann · a_k / sqrt(f0)``, t centred on the grain.  The output
     level follows ``level`` (an RMS target, e.g. the input's) through a slow automatic gain.
     """
 
-    def __init__(self, sample_rate: int, block_size: int, grain_s: float = 0.5, rate_hz: float = 64 / 3.5,
-                 f_lo: float = 256.0, f_hi: float = 2048.0, max_grains: int = 32, seed: int = 0) -> None:
+    def __init__(self, sample_rate: int, block_size: int, amplitudes: Callable[[float], np.ndarray],
+                 grain_s: float = 0.5, rate_hz: float = 64 / 3.5, f_lo: float = 256.0, f_hi: float = 2048.0,
+                 max_grains: int = 32, seed: int = 0) -> None:
+        self.amplitudes = amplitudes
         self.sr, self.block = int(sample_rate), int(block_size)
         self.grain_len = int(round(grain_s * sample_rate))
         self.rate, self.f_lo, self.f_hi = float(rate_hz), float(f_lo), float(f_hi)
@@ -161,7 +154,8 @@ class GranularVoice:
         self._start[g] = at
         self._f0[g] = self.f_lo * (self.f_hi / self.f_lo) ** self._rng.random()
         self._gamma[g] = gamma
-        self._amp[g] = float(grain_amplitude(density, int(self._rng.integers(64))))
+        amps = self.amplitudes(density)
+        self._amp[g] = float(amps[self._rng.integers(amps.size)])
 
     def render_into(self, out: np.ndarray, density: float, gamma: float, level: float) -> None:
         """Add one block (len(out) == block_size) of texture to ``out`` in place.
