@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "scrapl_live.encoder.cli",
     "scrapl_live.train.cli",
     "scrapl_live.live.cli",
+    "synths.cli",
 ]
 
 
