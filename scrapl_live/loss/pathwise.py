@@ -55,8 +55,8 @@ def adam_grad_norm_cont(
     grad: torch.Tensor,
     prev_m: torch.Tensor,
     prev_v: torch.Tensor,
-    t: float | torch.Tensor,
-    prev_t: float | torch.Tensor,
+    t: float,
+    prev_t: float,
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
@@ -66,14 +66,20 @@ def adam_grad_norm_cont(
     grad, prev_m, prev_v: same shape.  t, prev_t: current and previous (normalised) times; the moments
     decay by β^(t - prev_t) and the bias corrections use β^t.  Nothing is modified in place.
     """
-    delta_t = t - prev_t
-    eff_b1 = b1**delta_t
-    eff_b2 = b2**delta_t
-    m = eff_b1 * prev_m + (1 - eff_b1) * grad
-    v = eff_b2 * prev_v + (1 - eff_b2) * grad**2
-    m_hat = m / (1 - b1**t)
-    v_hat = v / (1 - b2**t)
-    return m_hat / (torch.sqrt(v_hat) + eps), m, v
+    m, v = prev_m.clone(), prev_v.clone()
+    return _adam_(grad, m, v, t, prev_t, b1, b2, eps), m, v
+
+
+def _adam_(
+    grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: float, prev_t: float, b1: float, b2: float,
+    eps: float,
+) -> torch.Tensor:
+    """:func:`adam_grad_norm_cont` updating m and v in place (no copies of the P-row tables); returns ĝ."""
+    eff_b1, eff_b2 = b1 ** (t - prev_t), b2 ** (t - prev_t)
+    m.mul_(eff_b1).add_(grad, alpha=1 - eff_b1)
+    v.mul_(eff_b2).addcmul_(grad, grad, value=1 - eff_b2)
+    denom = torch.div(v, 1 - b2**t).sqrt_().add_(eps)
+    return torch.div(m, 1 - b1**t).div_(denom)
 
 
 class PathwiseGradTransform(nn.Module):
@@ -123,6 +129,11 @@ class PathwiseGradTransform(nn.Module):
         self.saga_denominator = saga_denominator
         self.table_dtype = table_dtype
         self._current: tuple[list[int], int] | None = None
+        # host-side mirrors of adam_tau / saga_visited / last_step (no device syncs per step);
+        # rebuilt from the buffers after a state load
+        self._tau_py: list[list[int]] | None = None
+        self._visited_py: list[set[int]] | None = None
+        self._last_step_py: int | None = None
         n = len(params)
         dev = params[0].device
         self.register_buffer("last_step", torch.zeros((), dtype=torch.int64, device=dev))
@@ -152,14 +163,26 @@ class PathwiseGradTransform(nn.Module):
             raise ValueError(f"path_idx must hold distinct paths, got {paths}")
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
             raise ValueError(f"step must be an integer >= 1, got {step!r}")
-        if step < int(self.last_step):
-            raise ValueError(f"step={step} is before the last step {int(self.last_step)} (clock goes back)")
+        self._sync_mirrors()
+        if step < self._last_step_py:
+            raise ValueError(f"step={step} is before the last step {self._last_step_py} (clock goes back)")
         return paths, step
+
+    def _sync_mirrors(self) -> None:
+        if self._last_step_py is None:
+            self._last_step_py = int(self.last_step)
+            self._tau_py = self.adam_tau.tolist() if self.use_p_adam else None
+            vis = self.saga_visited.cpu() if self.use_p_saga else None
+            self._visited_py = None if vis is None else [set(row.nonzero().flatten().tolist()) for row in vis]
+
+    def _set_last_step(self, step: int) -> None:
+        self._last_step_py = step
+        self.last_step.fill_(step)
 
     def set_paths(self, path_idx: int | Sequence[int] | torch.Tensor, step: int) -> None:
         """Set the path(s) and clock the hooks use for the next backward pass."""
         self._current = self._check_call(path_idx, step)
-        self.last_step.fill_(step)
+        self._set_last_step(step)
 
     def clear_paths(self) -> None:
         """Make the hooks pass gradients through unchanged (e.g. in eval mode)."""
@@ -191,9 +214,9 @@ class PathwiseGradTransform(nn.Module):
         grads = [(i, p.grad) for i, p in enumerate(self.params) if p.grad is not None]
         if any(g.is_sparse for _, g in grads):
             raise ValueError("params have sparse gradients, which P-Adam/P-SAGA do not support")
-        if grads and not bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all()):
+        if grads and not bool(torch.stack([g.sum() for _, g in grads]).isfinite().all()):
             raise ValueError("params' gradients contain NaN or infinite values")
-        self.last_step.fill_(t)
+        self._set_last_step(t)
         for i, g in grads:
             g.copy_(self._apply_one(i, g, paths, t))
 
@@ -209,41 +232,45 @@ class PathwiseGradTransform(nn.Module):
 
     def _p_adam(self, i: int, g: torch.Tensor, paths: list[int], t: int) -> list[torch.Tensor]:
         m_tab, v_tab = getattr(self, f"adam_m_{i}"), getattr(self, f"adam_v_{i}")
-        tau = self.adam_tau[i]
-        t_norm = t / self.n_paths
+        tau, n = self._tau_py[i], self.n_paths
+        exact = m_tab.dtype == torch.float32
         g_hats = []
         for p in paths:
-            prev_t = tau[p].double() / self.n_paths
-            g_hat, m, v = adam_grad_norm_cont(
-                g, m_tab[p].float(), v_tab[p].float(), t_norm, prev_t, self.b1, self.b2, self.eps
-            )
-            m_tab[p] = m
-            v_tab[p] = v
-            g_hats.append(g_hat)
-        tau[paths] = t
+            m, v = (m_tab[p], v_tab[p]) if exact else (m_tab[p].float(), v_tab[p].float())
+            g_hats.append(_adam_(g, m, v, t / n, tau[p] / n, self.b1, self.b2, self.eps))
+            if not exact:
+                m_tab[p].copy_(m)
+                v_tab[p].copy_(v)
+            tau[p] = t
+        self.adam_tau[i, paths] = t
         return g_hats
 
     def _p_saga(
-        self, i: int, g_hat: torch.Tensor, g_hats: list[torch.Tensor], paths: list[int]
+        self, i: int, g_mean: torch.Tensor, g_hats: list[torch.Tensor], paths: list[int]
     ) -> torch.Tensor:
         mem, total = getattr(self, f"saga_mem_{i}"), getattr(self, f"saga_sum_{i}")
-        visited = self.saga_visited[i]
-        old = mem[paths]  # (k, *shape) copy, table dtype
-        if self.saga_denominator == "paper":
-            denom = visited.sum().clamp(min=1)
-        else:
-            now = visited.clone()
-            now[paths] = True
-            denom = (now.sum() - 1).clamp(min=1)
-        avg = (total / denom).float()
-        out = g_hat - old.float().mean(0) + avg
-        new = torch.stack(g_hats).to(self.table_dtype)
-        total += (new.double() - old.double()).sum(0)
-        mem[paths] = new
-        visited[paths] = True
+        seen = self._visited_py[i]
+        paper = self.saga_denominator == "paper"
+        denom = max(1, len(seen)) if paper else max(1, len(seen.union(paths)) - 1)
+        k = len(paths)
+        # float32 passes; the float64 running sum receives each row change (rounded once to float32)
+        out = torch.add(g_mean, total.float(), alpha=1 / denom)
+        for p, g_hat in zip(paths, g_hats, strict=True):
+            row = mem[p]
+            out.sub_(row, alpha=1 / k)
+            stored = g_hat if row.dtype == g_hat.dtype else g_hat.to(row.dtype).float()
+            delta = stored - row.float()
+            row.copy_(g_hat)
+            total.add_(delta.double())
+        seen.update(paths)
+        self.saga_visited[i, paths] = True
         return out
 
     # State ----------------------------------------------------------------------------------------
+    def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._last_step_py = None  # mirrors are rebuilt from the loaded buffers on the next call
+
     def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> object:
         """Load a state saved by :meth:`state_dict`; a mismatch (features, P, shapes) raises ValueError."""
         try:
