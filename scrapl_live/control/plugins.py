@@ -10,6 +10,7 @@ Effects process the engine's output block; instruments receive one note per hit 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,22 +60,46 @@ def load_plugin(spec: str | Path) -> Any:
     path = Path(spec).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"plugin: no plugin file or bundle at {path}")
+    _skip_midi_cc_proxies()
     try:
         return pedalboard.load_plugin(str(path))
     except ImportError as exc:  # pedalboard's error for files that are not loadable plugins
         raise ValueError(f"plugin: {path} is not a loadable VST3/AU plugin: {exc}") from exc
 
 
-def parameter_ranges(plugin: Any) -> dict[str, tuple[float, float]]:
-    """Settable numeric parameters of ``plugin`` and their (min, max); MIDI-CC proxies are left out."""
+# DPF's VST3 wrapper exposes 16 x 130 "MIDI Ch. <n> CC <m>" proxy parameters on every instrument.
+# pedalboard probes every parameter over 1001 values when a plugin loads (minutes for 2080 proxies) and
+# skips only the proxies matching its PARAMETER_NAME_REGEXES_TO_IGNORE (JUCE's "MIDI CC ..."), so DPF's
+# pattern is added to that set before loading.
+_DPF_MIDI_CC_PROXY = re.compile(r"MIDI Ch\. \d+ CC \d+$")
+
+
+def _skip_midi_cc_proxies() -> None:
+    from pedalboard import _pedalboard
+
+    _pedalboard.PARAMETER_NAME_REGEXES_TO_IGNORE.add(_DPF_MIDI_CC_PROXY)
+
+
+def parameter_names(plugin: Any) -> list[str]:
+    """Names of the plugin's parameters (built-ins: those with a range in :data:`BUILTIN_RANGES`)."""
+    params = getattr(plugin, "parameters", None)
+    return list(BUILTIN_RANGES.get(type(plugin).__name__, {}) if params is None else params)
+
+
+def parameter_range(plugin: Any, name: str) -> tuple[float, float]:
+    """(min, max) of the numeric parameter ``name``; ValueError naming it if unknown or not numeric."""
     params = getattr(plugin, "parameters", None)
     if params is None:
-        return dict(BUILTIN_RANGES.get(type(plugin).__name__, {}))
-    return {
-        name: (float(p.min_value), float(p.max_value))
-        for name, p in params.items()
-        if not name.startswith("midi_ch_") and p.min_value is not None and p.max_value is not None
-    }
+        ranges = BUILTIN_RANGES.get(type(plugin).__name__, {})
+        if name not in ranges:
+            raise ValueError(f"plugin parameter {name!r} unknown; available: {sorted(ranges)}")
+        return ranges[name]
+    if name not in params:
+        raise ValueError(f"plugin parameter {name!r} unknown; available: {sorted(params)}")
+    param = params[name]
+    if param.type is not float:
+        raise ValueError(f"plugin parameter {name!r} is not numeric (type {param.type.__name__})")
+    return float(param.min_value), float(param.max_value)
 
 
 class PluginSink:
@@ -98,18 +123,17 @@ class PluginSink:
         self.param_names = list(param_names)
         self.sample_rate = int(sample_rate)
         self.is_instrument = bool(getattr(self.plugin, "is_instrument", False))
-        available = parameter_ranges(self.plugin)
         self._targets: list[tuple[int, ParamMap, float, float]] = []  # (theta index, map, lo, hi)
         for i, name in enumerate(self.param_names):
             pm = mapping.get(name)
             if pm is None or pm.plugin is None:
                 continue
-            if pm.plugin not in available:
-                raise ValueError(
-                    f"mapping: params.{name}.plugin = {pm.plugin!r} is not a parameter of the plugin; "
-                    f"available: {sorted(available)}"
-                )
-            lo, hi = pm.range if pm.range is not None else available[pm.plugin]
+            try:
+                lo, hi = parameter_range(self.plugin, pm.plugin)
+            except ValueError as exc:
+                raise ValueError(f"mapping: params.{name}.plugin = {pm.plugin!r}: {exc}") from exc
+            if pm.range is not None:
+                lo, hi = pm.range
             if pm.scale == "log" and min(lo, hi) <= 0:
                 raise ValueError(f"mapping: params.{name}.scale = 'log' needs a range > 0, got {lo}..{hi}")
             self._targets.append((i, pm, lo, hi))

@@ -79,7 +79,8 @@ def test_retrigger_and_param_updates(client_name: str) -> None:
     theta = np.array([8192 / 16383, 0.5, 8200 / 16383], dtype=np.float32)
     sink.on_hit(0, 1.0, theta, {})
     sink.on_hit(100, 0.2, theta, {})  # before the first note-off is due: it ends the first note first
-    got = _read(rx, 14)
+    got = _read(rx, 13)  # 5 CCs + note-on, then note-off + 5 CCs + note-on
+    assert len(got) == 13
     assert got[5] == [0x99, 38, 127] and got[6] == [0x89, 38, 0] and got[12] == [0x99, 38, 25]
     sink.on_params(200, theta, {})  # unchanged values: nothing sent
     changed = np.array([8192 / 16383, 0.6, 8201 / 16383], dtype=np.float32)
