@@ -193,7 +193,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Distance on one path and the (ρ-scaled) coefficients (B·C, 1, F', T') of x and x_target."""
-        check_signal_pair(x, x_target, self.shape)
+        check_signal_pair(x, x_target, self.shape, self.jtfs.psi_fr)
         (p,) = check_path_indices(path_idx, self.n_paths)
         ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), [p])
         return self._dist(sx, st), sx, st
@@ -210,7 +210,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         Training mode: ``paths_per_step`` sampled paths (or ``path_idx``); counters advance.
         Eval mode: ``path_idx`` if given, else the fixed ``eval_paths`` set; no sampler state changes.
         """
-        check_signal_pair(x, x_target, self.shape)
+        check_signal_pair(x, x_target, self.shape, self.jtfs.psi_fr)
         if path_idx is not None:
             paths = check_path_indices(path_idx, self.n_paths)
             if seed is not None:

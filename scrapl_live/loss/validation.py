@@ -12,8 +12,11 @@ from collections.abc import Sequence
 import torch
 
 
-def check_signal_pair(x: torch.Tensor, x_target: torch.Tensor, n_samples: int) -> None:
-    """Validate the two loss inputs, both (B, C, N) floating tensors on one device with N = ``n_samples``."""
+def check_signal_pair(
+    x: torch.Tensor, x_target: torch.Tensor, n_samples: int, like: torch.Tensor | None = None
+) -> None:
+    """Validate the two loss inputs: (B, C, N) floating tensors with N = ``n_samples``, equal shapes, one
+    device and dtype (those of ``like``, e.g. a filter buffer, when given), finite values."""
     for name, t in (("x", x), ("x_target", x_target)):
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -31,6 +34,11 @@ def check_signal_pair(x: torch.Tensor, x_target: torch.Tensor, n_samples: int) -
         raise ValueError(f"x and x_target dtypes differ: {x.dtype} vs {x_target.dtype}")
     if x.device != x_target.device:
         raise ValueError(f"x and x_target are on different devices: {x.device} vs {x_target.device}")
+    if like is not None and (x.dtype, x.device) != (like.dtype, like.device):
+        raise ValueError(
+            f"x and x_target must be {like.dtype} on {like.device} like the loss (move one of them), "
+            f"got {x.dtype} on {x.device}"
+        )
     for name, t in (("x", x), ("x_target", x_target)):
         if not bool(torch.isfinite(t.detach()).all()):
             raise ValueError(f"{name} contains NaN or infinite values")

@@ -33,6 +33,7 @@ def signals() -> tuple[torch.Tensor, torch.Tensor]:
         (lambda x, t: (x, t.clone().index_fill_(2, torch.tensor([5]), float("inf"))), "x_target contains"),
         (lambda x, t: (x.long(), t.long()), "floating-point"),
         (lambda x, t: (x, t.double()), "dtypes differ"),
+        (lambda x, t: (x.double(), t.double()), "like the loss"),
         (lambda x, t: (x, t.to("meta")), "devices"),
     ],
 )
