@@ -23,7 +23,6 @@ File format (every key optional except the per-parameter tables)::
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -276,6 +275,8 @@ def save_mapping(mapping: Mapping, path: str | Path) -> Path:
 def default_mapping(param_names: Sequence[str], bits: int = 7, channel: int = 1, note: int = 36) -> Mapping:
     """One CC per parameter on controllers with no assigned meaning, in ``param_names`` order.
 
+    ``param_names``: the model's parameters in θ order (the model card's ``param_names``).
+
     7-bit: CCs 20..31, 3, 9, 14, 15, 102..119 (up to 34 parameters); 14-bit: CCs 20..31 (MSB) with
     52..63 (LSB), up to 12 parameters. No plugin targets (those depend on the plugin).
     """
@@ -289,20 +290,3 @@ def default_mapping(param_names: Sequence[str], bits: int = 7, channel: int = 1,
         raise ValueError(f"param_names: {len(names)} names, only {len(pool)} free {bits}-bit controllers")
     params = tuple(ParamMap(name=n, cc=cc, bits=bits) for n, cc in zip(names, pool, strict=False))
     return Mapping.from_dict(Mapping(params=params, channel=channel, note=note).to_dict())
-
-
-def card_param_names(card: str | Path | dict[str, Any]) -> list[str]:
-    """Parameter names (θ order) of a model card: a dict or a JSON file with ``"params": [{"name": ...}]``."""
-    if not isinstance(card, dict):
-        path = Path(card)
-        if not path.is_file():
-            raise FileNotFoundError(f"model card not found: {path}")
-        try:
-            card = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"model card {path} is not valid JSON: {exc}") from exc
-    params = card.get("params") if isinstance(card, dict) else None
-    if not isinstance(params, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
-                                               for p in params):
-        raise ValueError("model card: 'params' must be a list of {name, unit, min, max, ...} objects")
-    return [p["name"] for p in params]

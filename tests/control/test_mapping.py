@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from scrapl_live.control.mapping import (
     UNDEFINED_CCS_7BIT,
     Mapping,
     ParamMap,
-    card_param_names,
     default_mapping,
     load_mapping,
     save_mapping,
@@ -36,12 +34,6 @@ scale = "log"
 cc = 74
 """
 EXAMPLE = MIDI_PART + PARAMS_PART
-
-CARD = {"synth": "tr808", "sample_rate": 48000, "window": 8192, "params": [
-    {"name": n, "unit": "", "min": 0.0, "max": 1.0, "scale": "linear", "default": 0.5}
-    for n in ("pitch", "decay", "tone", "snap")
-]}
-
 
 def test_example_file_parses(tmp_path: Path) -> None:
     path = tmp_path / "map.toml"
@@ -98,22 +90,20 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
         Mapping.from_dict({"midi": {"channel": 1}})
 
 
-def test_default_mapping_from_card(tmp_path: Path) -> None:
-    card = tmp_path / "model.json"
-    card.write_text(json.dumps(CARD))
-    names = card_param_names(card)
-    assert names == ["pitch", "decay", "tone", "snap"]
+def test_default_mapping() -> None:
+    names = ["pitch", "decay", "tone", "snap"]  # a model card's param_names
     m = default_mapping(names)
     ccs = [m[n].cc for n in names]
     assert len(set(ccs)) == 4 and all(cc in UNDEFINED_CCS_7BIT for cc in ccs)
+    assert all(m[n].bits == 7 and m[n].plugin is None for n in names)
     m14 = default_mapping(names, bits=14)
     assert [m14[n].cc for n in names] == [20, 21, 22, 23] and all(m14[n].bits == 14 for n in names)
     with pytest.raises(ValueError, match="param_names"):
         default_mapping([f"p{i}" for i in range(13)], bits=14)
-    with pytest.raises(ValueError, match="params"):
-        card_param_names({"synth": "x"})
-    with pytest.raises(FileNotFoundError):
-        card_param_names(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="param_names"):
+        default_mapping(["a", "a"])
+    with pytest.raises(ValueError, match="bits"):
+        default_mapping(["a"], bits=8)
 
 
 def test_cc_bytes_quantise_and_decode() -> None:
