@@ -42,8 +42,11 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
             raise ValueError(f"cannot decode audio file {path} (corrupt or unsupported): {sf_exc}") from None
         from pedalboard.io import AudioFile
 
-        with AudioFile(str(path)) as pf:
-            return pf.read(pf.frames).astype(np.float32), int(round(pf.samplerate))
+        try:
+            with AudioFile(str(path)) as pf:
+                return pf.read(pf.frames).astype(np.float32), int(round(pf.samplerate))
+        except Exception as pb_exc:  # pedalboard opened the header but cannot decode the stream
+            raise ValueError(f"cannot decode audio file {path} (corrupt or truncated): {pb_exc}") from None
     try:
         with f:
             data, sr = f.read(dtype="float32", always_2d=True).T, int(f.samplerate)
