@@ -43,18 +43,8 @@ def highpass_coefficients(
     return b, a
 
 
-def highpass_impulse_response(
-    cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n_samples: int, n: torch.Tensor | None = None
-) -> torch.Tensor:
-    """First ``n_samples`` taps of the high-pass impulse response in closed form.
-
-    cutoff (Hz), q: (B,) with 0 < cutoff < sample_rate/2 and q ≥ 0.5 → (B, n_samples), cutoff's dtype.
-    ``n`` may pass a cached ``arange(n_samples - 1)`` (the exponent n-1 for taps 1..n_samples-1).
-    """
-    if n is None:
-        n = torch.arange(n_samples - 1, device=cutoff.device, dtype=cutoff.dtype)
-    k = torch.tan(math.pi * cutoff / sample_rate).unsqueeze(-1)
-    q = q.unsqueeze(-1)
+def _pole_terms(k: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(D, w², log r) from K = tan(π fc/sr) and Q, all (B, 1)."""
     k_q = k / q
     d = 1.0 + k_q + k * k
     w2 = torch.clamp((2.0 * q - 1.0) * (2.0 * q + 1.0) / (q * q), min=W2_MIN)
@@ -63,6 +53,20 @@ def highpass_impulse_response(
     r2m1 = -2.0 * k_q / d
     e = torch.clamp((1.0 - k) ** 2 + k * (2.0 * q - 1.0) / q, min=torch.finfo(k.dtype).tiny)
     log_r = 0.5 * torch.where(r2m1 > -0.5, torch.log1p(torch.clamp(r2m1, min=-0.5)), torch.log(e / d))
+    return d, w2, log_r
+
+
+def highpass_impulse_response(
+    cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n_samples: int
+) -> torch.Tensor:
+    """First ``n_samples`` taps of the high-pass impulse response in closed form.
+
+    cutoff (Hz), q: (B,) with 0 < cutoff < sample_rate/2 and q ≥ 0.5 → (B, n_samples), cutoff's dtype.
+    """
+    n = torch.arange(n_samples - 1, device=cutoff.device, dtype=cutoff.dtype)  # m = tap index - 1
+    k = torch.tan(math.pi * cutoff / sample_rate).unsqueeze(-1)
+    q = q.unsqueeze(-1)
+    d, w2, log_r = _pole_terms(k, q)
     # θ = φ for K ≤ 1, π - φ for K > 1 (poles near z = -1): cos(mθ) = σ^m cos(mφ), sin(mθ) = σ^{m+1} sin(mφ).
     phi = torch.atan2(k * torch.sqrt(w2), torch.abs(1.0 - k * k))
     sigma = torch.where(k > 1.0, -1.0, 1.0).to(k.dtype)
@@ -76,6 +80,29 @@ def highpass_impulse_response(
     sin_part = sigma * (s * s - w2) * (k / d) * r_m1 * torch.sin(phase) / torch.sin(phi)
     tail = (k / (d * d)) * sign_m * (cos_part + sin_part)
     return torch.cat([1.0 / d, tail], dim=-1)
+
+
+@torch.no_grad()
+def response_length(cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n_max: int, tol: float) -> int:
+    """Taps L ≤ n_max after which Σ|h| over the rest is ≤ ``tol`` for every item (cutoff, q: (B,)).
+
+    Bound from the closed form (|sin(mθ)/sin θ| ≤ m): Σ_{m≥L} |h[m+1]| ≤ K/D²·(2s·r^L/(1-r)
+    + |s² - w²|·(K/D)·r^{L-1}·(L(1-r) + r)/(1-r)²).  Filtering with L taps then changes the output by at
+    most tol·max|x|, so a short response (the usual case) needs a much shorter FFT and no wasted taps.
+    """
+    k = torch.tan(math.pi * cutoff.detach().to("cpu", torch.float64) / sample_rate).unsqueeze(-1)
+    q = q.detach().to("cpu", torch.float64).unsqueeze(-1)
+    d, w2, log_r = _pole_terms(k, q)
+    one_m_r = -torch.expm1(log_r)
+    s = 2.0 * k + 1.0 / q
+    taps = torch.tensor([2.0**j for j in range(5, max(5, (n_max - 1).bit_length()))], dtype=torch.float64)
+    bound = (k / (d * d)) * (
+        2.0 * s * torch.exp(taps * log_r) / one_m_r
+        + (s * s - w2).abs() * (k / d) * torch.exp((taps - 1.0) * log_r) * (taps * one_m_r + 1.0 - one_m_r)
+        / one_m_r**2
+    )  # fmt: skip
+    ok = (bound <= tol).all(dim=0).nonzero()
+    return min(n_max, int(taps[ok[0, 0]]) + 1) if len(ok) else n_max
 
 
 def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -94,8 +121,10 @@ def highpass(
 ) -> torch.Tensor:
     """High-pass filter each row of x: (B, N) with its own cutoff, q: (B,) → (B, N).
 
-    Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests).  ``clamp=True`` clips
+    Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests): the response is cut
+    only where the rest of it sums to less than the dtype's epsilon.  ``clamp=True`` clips
     the output to [-1, 1] like the reference's torchaudio call (zero gradient where clipped).
     """
-    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, x.shape[-1]))
+    n_taps = response_length(cutoff, q, sample_rate, x.shape[-1], tol=torch.finfo(x.dtype).eps)
+    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, n_taps))
     return y.clamp(-1.0, 1.0) if clamp else y

@@ -1,0 +1,114 @@
+"""Speed of the differentiable synths (CPU, 2 threads by default), as real-time factors and vs peers.
+
+Run from the repository root: ``python benchmarks/bench_synths.py [--threads 2] [--repeats 5]``.
+
+Figures (median wall time over ``--repeats`` runs after a warm-up):
+- tr808: batch 64 × 1 s forward and forward+backward (target ≥ 50× / ≥ 10× real time); one voice
+  without grad, as live playback renders it (target ≤ 5 ms); the high-pass alone vs scipy's sequential
+  ``lfilter`` over the same batch (the peer the tests compare against).
+- granular: batch 32 × 4 s forward (target ≥ 20× real time) and forward+backward; vs the reference's
+  per-item, per-grain loop (ported in tests/synths/test_granular.py) on the same items.
+- chirplet: batch 32 × 4 s forward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import scipy.signal
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import synths  # noqa: E402
+from synths.biquad import highpass, highpass_coefficients  # noqa: E402
+from tests.synths.test_granular import reference_texture  # noqa: E402
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def forward_backward(synth: synths.Synth, theta: torch.Tensor, seed: torch.Tensor) -> Callable[[], None]:
+    """A closure running forward + backward of a scalar loss w.r.t. theta."""
+
+    def run() -> None:
+        t = theta.clone().requires_grad_(True)
+        synth(t, seed).square().mean().backward()
+
+    return run
+
+
+def report(label: str, seconds: float, audio_s: float | None = None, target: str = "") -> None:
+    rt = f"{audio_s / seconds:8.1f}× real time" if audio_s else ""
+    print(f"{label:<44} {seconds * 1000:9.2f} ms  {rt:<22} {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(0)
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}\n")
+
+    tr808 = synths.get("tr808")
+    theta = torch.rand(64, 14, generator=gen)
+    seed = torch.arange(64)
+    with torch.no_grad():
+        t_fwd = median_time(lambda: tr808(theta, seed), args.repeats)
+    report("tr808  B=64 × 1 s forward", t_fwd, 64.0, "(target ≥ 50×)")
+    t_fb = median_time(forward_backward(tr808, theta, seed), args.repeats)
+    report("tr808  B=64 × 1 s forward+backward", t_fb, 64.0, "(target ≥ 10×)")
+    voice = synths.get("tr808", pre_delay=0, max_shift=0)
+    one, s1 = theta[:1], seed[:1]
+    with torch.no_grad():
+        t_voice = median_time(lambda: voice(one, s1), max(20, 4 * args.repeats))
+    report("tr808  one voice, no grad", t_voice, 1.0, "(target ≤ 5 ms)")
+
+    x = torch.rand(64, 44100, generator=gen, dtype=torch.float64) * 2 - 1
+    fc = torch.rand(64, generator=gen, dtype=torch.float64) * 20000 + 20
+    q = torch.rand(64, generator=gen, dtype=torch.float64) * 9.5 + 0.5
+    b, a = highpass_coefficients(fc, q, 44100)
+    xn, bn, an = x.numpy(), b.numpy(), a.numpy()
+    t_hp = median_time(lambda: highpass(x, fc, q, 44100), args.repeats)
+    t_lf = median_time(lambda: [scipy.signal.lfilter(bn[i], an[i], xn[i]) for i in range(64)], args.repeats)
+    report("biquad B=64 × 1 s, closed form + FFT (f64)", t_hp)
+    report("biquad B=64 × 1 s, scipy lfilter loop (peer)", t_lf, None, f"ratio {t_lf / t_hp:.2f}×")
+
+    granular = synths.get("granular")
+    theta_g = torch.rand(32, 2, generator=gen)
+    seed_g = torch.arange(32)
+    with torch.no_grad():
+        t_g = median_time(lambda: granular(theta_g, seed_g), args.repeats)
+    report("granular B=32 × 4 s forward", t_g, 128.0, "(target ≥ 20×)")
+    t_gb = median_time(forward_backward(granular, theta_g, seed_g), args.repeats)
+    report("granular B=32 × 4 s forward+backward", t_gb, 128.0)
+    rows = theta_g[:4].double().tolist()
+    loop = lambda: [reference_texture(d, s, i) for i, (d, s) in enumerate(rows)]  # noqa: E731
+    t_ref = median_time(loop, args.repeats) * 8
+    report("granular B=32 reference loop (peer, 4 items ×8)", t_ref, 128.0, f"ratio {t_ref / t_g:.1f}×")
+
+    chirplet = synths.get("chirplet")
+    with torch.no_grad():
+        t_c = median_time(lambda: chirplet(theta_g, seed_g), args.repeats)
+    report("chirplet B=32 × 4 s forward", t_c, 128.0)
+    t_cb = median_time(forward_backward(chirplet, theta_g, seed_g), args.repeats)
+    report("chirplet B=32 × 4 s forward+backward", t_cb, 128.0)
+
+
+if __name__ == "__main__":
+    main()
