@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "scrapl_live.train.cli",
     "scrapl_live.live.cli",
     "synths.cli",
+    "scrapl_live.finetune.cli",
 ]
 
 
