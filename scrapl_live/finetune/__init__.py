@@ -1,1 +1,5 @@
-"""finetune package."""
+"""Fine-tuning on the user's own sounds: the crash-safe capture store and capture from files."""
+
+from scrapl_live.finetune.store import CaptureSample, CaptureStore, StoreStats
+
+__all__ = ["CaptureSample", "CaptureStore", "StoreStats"]

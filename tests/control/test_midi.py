@@ -10,7 +10,7 @@ import pytest
 from scrapl_live.control.mapping import Mapping
 from scrapl_live.control.midi import MidiSink, open_midi_out
 
-pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]
+needs_jack = pytest.mark.usefixtures("jack_server")
 
 NAMES = ["pitch", "decay", "tone"]
 MAPPING = Mapping.from_dict({
@@ -59,6 +59,8 @@ def _connect_virtual(client_name: str):
     return sink, rx
 
 
+@pytest.mark.jack
+@needs_jack
 def test_hit_bytes_on_virtual_port(client_name: str) -> None:
     sink, rx = _connect_virtual(client_name)
     theta = np.array([0.3, 0.77, 0.999], dtype=np.float32)
@@ -74,6 +76,8 @@ def test_hit_bytes_on_virtual_port(client_name: str) -> None:
     rx.delete()
 
 
+@pytest.mark.jack
+@needs_jack
 def test_retrigger_and_param_updates(client_name: str) -> None:
     sink, rx = _connect_virtual(client_name)
     theta = np.array([8192 / 16383, 0.5, 8200 / 16383], dtype=np.float32)
@@ -94,6 +98,8 @@ def test_retrigger_and_param_updates(client_name: str) -> None:
     rx.delete()
 
 
+@pytest.mark.jack
+@needs_jack
 def test_named_port_and_missing_port(client_name: str) -> None:
     rx = _jack_in(client_name + "-synth")
     rx.open_virtual_port("in")
@@ -108,6 +114,8 @@ def test_named_port_and_missing_port(client_name: str) -> None:
     rx.delete()
 
 
+@pytest.mark.jack
+@needs_jack
 def test_sink_rejects_bad_input(client_name: str) -> None:
     with pytest.raises(ValueError, match="unknown parameter"):
         MidiSink(MAPPING, ["pitch", "decay"], SR, client_name=client_name)
@@ -115,3 +123,18 @@ def test_sink_rejects_bad_input(client_name: str) -> None:
     with pytest.raises(ValueError, match="theta"):
         sink.on_hit(0, 0.5, np.array([0.1, np.nan, 0.2]), {})
     sink.close()
+
+
+def test_unavailable_midi_system_is_a_clear_error(client_name: str) -> None:
+    """ALSA without /dev/snd/seq (containers, CI) must fail with RuntimeError naming the MIDI system."""
+    import os
+
+    import rtmidi
+
+    api = rtmidi.API_LINUX_ALSA
+    if os.path.exists("/dev/snd/seq"):  # a desktop: the sequencer works, so the port opens
+        out = open_midi_out(None, client_name=client_name, api=api)
+        out.delete()
+    else:
+        with pytest.raises(RuntimeError, match="cannot open the MIDI system"):
+            open_midi_out(None, client_name=client_name, api=api)
