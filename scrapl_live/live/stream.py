@@ -63,6 +63,37 @@ def resolve_device(spec: str | int | None, kind: str) -> int | None:
     return matches[0]
 
 
+class DuplexRings:
+    """The audio callback and the two rings it copies between (separate from PortAudio, so testable).
+
+    ``callback(indata (frames, ≥1), outdata (frames, C), frames, time_info, status)`` is the sounddevice
+    callback: input channel 0 → ``in_ring``; ``out_ring`` → output channel 0, copied to the others.
+    """
+
+    def __init__(self, block_size: int, ring_blocks: int = 32) -> None:
+        self.in_ring = RingBuffer(ring_blocks * block_size)
+        self.out_ring = RingBuffer(ring_blocks * block_size)
+        self.xruns = 0  # PortAudio-reported over/underflows
+        self.underruns = 0  # callbacks where the engine had not delivered the block yet
+        self.callbacks = 0
+        self.armed = False  # count underruns only once the engine runs
+
+    def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any,
+                 status: Any) -> None:
+        """PortAudio thread: copies only — no allocation of sample buffers, no locks, no I/O."""
+        self.callbacks += 1
+        if status:
+            self.xruns += 1
+        self.in_ring.write(indata[:, 0])
+        got = self.out_ring.read_into(outdata[:, 0])
+        if got < frames:
+            outdata[got:, 0] = 0.0
+            if self.armed:
+                self.underruns += 1
+        if outdata.shape[1] > 1:
+            outdata[:, 1:] = outdata[:, :1]
+
+
 class LiveStream:
     """Runs ``engine`` on a duplex PortAudio stream at the engine's rate and block size.
 
@@ -79,51 +110,34 @@ class LiveStream:
             set_jack_client_name(jack_client_name)
         self.engine = engine
         bs = engine.block_size
-        self.in_ring = RingBuffer(ring_blocks * bs)
-        self.out_ring = RingBuffer(ring_blocks * bs)
-        self.xruns = 0  # PortAudio-reported over/underflows
-        self.underruns = 0  # callbacks where the engine had not delivered the block yet
-        self.callbacks = 0
+        self.rings = DuplexRings(bs, ring_blocks)
         self._in_block = np.zeros(bs, dtype=np.float32)
         self._running = False
         self._worker: threading.Thread | None = None
         try:
             self.stream = sd.Stream(
                 samplerate=engine.sample_rate, blocksize=bs, dtype="float32", latency="low",
-                channels=(1, channels), callback=self._callback,
+                channels=(1, channels), callback=self.rings.callback,
                 device=(resolve_device(input_device, "input"), resolve_device(output_device, "output")),
             )
         except sd.PortAudioError as exc:
             raise RuntimeError(f"cannot open the audio stream: {exc}") from exc
 
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any,
-                  status: Any) -> None:
-        """PortAudio thread: copies only (indata (frames, 1) → in ring; out ring → outdata (frames, C))."""
-        self.callbacks += 1
-        if status:
-            self.xruns += 1
-        self.in_ring.write(indata[:, 0])
-        got = self.out_ring.read_into(outdata[:, 0])
-        if got < frames:
-            outdata[got:, 0] = 0.0
-            if self._running and self.callbacks > 2:
-                self.underruns += 1
-        if outdata.shape[1] > 1:
-            outdata[:, 1:] = outdata[:, :1]
-
     def _work(self) -> None:
         bs = self.engine.block_size
+        rings = self.rings
         while self._running:
-            if self.in_ring.available() < bs:
+            if rings.in_ring.available() < bs:
                 time.sleep(0.0005)
                 continue
-            self.in_ring.read_into(self._in_block)
+            rings.in_ring.read_into(self._in_block)
+            rings.armed = True
             try:
                 out = self.engine.process_block(self._in_block)
             except Exception as exc:  # never let one bad block stop the stream
                 log.error("engine block failed: %s", exc)
                 out = np.zeros(bs, dtype=np.float32)
-            if self.out_ring.write(out) < bs:
+            if rings.out_ring.write(out) < bs:
                 log.warning("output ring full: block dropped")
 
     @property
@@ -131,6 +145,16 @@ class LiveStream:
         """Input + output latency PortAudio reports for the open stream (ms)."""
         lat = self.stream.latency
         return 1e3 * float(sum(lat) if isinstance(lat, tuple | list) else 2 * lat)
+
+    @property
+    def xruns(self) -> int:
+        """PortAudio-reported over/underflows so far."""
+        return self.rings.xruns
+
+    @property
+    def underruns(self) -> int:
+        """Callbacks that found no engine output ready (played silence)."""
+        return self.rings.underruns
 
     def start(self) -> None:
         """Start the worker thread and the stream."""
