@@ -3,8 +3,8 @@
 For each shipped preset (tr808 at W = 2048/1024/512 samples, granular at W = 32768) and size (live,
 paper): builds a randomly initialised encoder, exports it with ``export_onnx`` to a temp folder and
 times single-example inference (batch 1) after a warm-up, interleaving onnxruntime and torch runs so
-both see the same machine load.  Prints a markdown table (p50/p99 in ms, torch/onnxruntime ratio,
-weights, ONNX bytes) and whether tr808-live meets p99 ≤ 2 ms.
+both see the same machine load.  Prints a markdown table (wall-clock p50/p99 and calling-thread CPU-time
+p99 in ms, torch/onnxruntime ratio, weights, ONNX bytes) and whether tr808-live meets p99 ≤ 2 ms.
 
     python benchmarks/bench_encoder.py [--runs 1000] [--threads 1]
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -36,14 +37,18 @@ CASES = [
 P99_BUDGET_MS = 2.0
 
 
-def _time(fn, x, runs: int) -> np.ndarray:
-    """Per-call wall times in ms, shape (runs,)."""
-    out = np.empty(runs)
+def _time(fn, x, runs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-call wall times and calling-thread CPU times in ms, each shape (runs,).
+
+    With one thread both runtimes compute in the calling thread, so the CPU time excludes the time the
+    thread was descheduled: on a shared machine it shows the compute cost that wall-clock p99 hides.
+    """
+    wall, cpu = np.empty(runs), np.empty(runs)
     for i in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn(x)
-        out[i] = (time.perf_counter() - t0) * 1e3
-    return out
+        wall[i], cpu[i] = (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
+    return wall, cpu
 
 
 def bench_case(synth: str, size: str, window: int | None, runs: int, threads: int, tmp: Path) -> dict:
@@ -63,19 +68,23 @@ def bench_case(synth: str, size: str, window: int | None, runs: int, threads: in
     for _ in range(20):
         runtime(x_np)
         torch_call(x_t)
-    ort_ms, torch_ms = [], []
+    ort_runs, torch_runs = [], []
     for _ in range(10):  # interleave in chunks so both see the same load
-        ort_ms.append(_time(runtime, x_np, runs // 10))
-        torch_ms.append(_time(torch_call, x_t, runs // 10))
-    ort_ms, torch_ms = np.concatenate(ort_ms), np.concatenate(torch_ms)
+        ort_runs.append(_time(runtime, x_np, runs // 10))
+        torch_runs.append(_time(torch_call, x_t, runs // 10))
+    ort_wall, ort_cpu = (np.concatenate(a) for a in zip(*ort_runs, strict=True))
+    torch_wall, torch_cpu = (np.concatenate(a) for a in zip(*torch_runs, strict=True))
+    pct = lambda a, q: float(np.percentile(a, q))  # noqa: E731
     return dict(
         case=f"{synth} {size} W={enc.config.window}",
         weights=enc.n_weights,
         bytes=card["onnx"]["bytes"],
-        ort_p50=np.percentile(ort_ms, 50),
-        ort_p99=np.percentile(ort_ms, 99),
-        torch_p50=np.percentile(torch_ms, 50),
-        torch_p99=np.percentile(torch_ms, 99),
+        ort_p50=pct(ort_wall, 50),
+        ort_p99=pct(ort_wall, 99),
+        ort_cpu_p99=pct(ort_cpu, 99),
+        torch_p50=pct(torch_wall, 50),
+        torch_p99=pct(torch_wall, 99),
+        torch_cpu_p99=pct(torch_cpu, 99),
     )
 
 
@@ -92,18 +101,26 @@ def main() -> None:
             rows.append(bench_case(synth, size, window, args.runs, args.threads, Path(tmp)))
             print(f"done {rows[-1]['case']}", file=sys.stderr)
     print(f"\nencoder inference, batch 1, {args.threads} thread(s), {args.runs} runs each\n")
-    print("| case | weights | ONNX kB | onnxruntime p50 / p99 ms | torch p50 / p99 ms | torch/ort (p50) |")
+    print(
+        "| case | weights | ONNX kB | onnxruntime p50 / p99 / CPU-p99 ms | torch p50 / p99 / CPU-p99 ms "
+        "| torch/ort (p50) |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['case']} | {r['weights']:,} | {r['bytes'] / 1e3:.0f} | {r['ort_p50']:.3f} / {r['ort_p99']:.3f} "
-            f"| {r['torch_p50']:.3f} / {r['torch_p99']:.3f} | {r['torch_p50'] / r['ort_p50']:.1f}× |"
+            f"| {r['case']} | {r['weights']:,} | {r['bytes'] / 1e3:.0f} "
+            f"| {r['ort_p50']:.3f} / {r['ort_p99']:.3f} / {r['ort_cpu_p99']:.3f} "
+            f"| {r['torch_p50']:.3f} / {r['torch_p99']:.3f} / {r['torch_cpu_p99']:.3f} "
+            f"| {r['torch_p50'] / r['ort_p50']:.1f}× |"
         )
     live = next(r for r in rows if r["case"] == "tr808 live W=2048")
-    verdict = "meets" if live["ort_p99"] <= P99_BUDGET_MS else "MISSES"
-    print(
-        f"\ntr808 live W=2048: onnxruntime p99 {live['ort_p99']:.3f} ms {verdict} the {P99_BUDGET_MS} ms budget"
-    )
+    for label, value in (("wall-clock", live["ort_p99"]), ("thread CPU-time", live["ort_cpu_p99"])):
+        verdict = "meets" if value <= P99_BUDGET_MS else "MISSES"
+        print(
+            f"tr808 live W=2048: onnxruntime {label} p99 {value:.3f} ms {verdict} "
+            f"the {P99_BUDGET_MS} ms budget"
+        )
+    print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

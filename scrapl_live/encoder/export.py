@@ -77,7 +77,12 @@ def build_card(encoder: Encoder, card: dict[str, Any] | None = None) -> dict[str
     for key in ("synth", "sample_rate", "window", "size"):
         if key in card and card[key] != derived[key]:
             raise ValueError(f"card[{key!r}] = {card[key]!r} contradicts the encoder ({derived[key]!r})")
-    return {**card, **derived}
+    full = {**card, **derived}
+    try:
+        json.dumps(full)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"card must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") from exc
+    return full
 
 
 def export_onnx(

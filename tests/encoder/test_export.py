@@ -165,6 +165,8 @@ def test_export_rejects_contradicting_card(tmp_path) -> None:
         export_onnx(enc, tmp_path / "x.onnx", {"window": 2048})
     with pytest.raises(ValueError, match="params"):
         export_onnx(enc, tmp_path / "x.onnx", {"params": [{"name": "a"}]})
+    with pytest.raises(ValueError, match="JSON"):
+        export_onnx(enc, tmp_path / "x.onnx", {"metrics": {"loss": torch.tensor(1.0)}})
     with pytest.raises(ValueError, match=".onnx"):
         export_onnx(enc, tmp_path / "x.pt")
 
