@@ -1,5 +1,6 @@
 """Fine-tuning on the user's own sounds: the crash-safe capture store and capture from files."""
 
+from scrapl_live.finetune.capture import BackgroundCapture, capture_files
 from scrapl_live.finetune.store import CaptureSample, CaptureStore, StoreStats
 
-__all__ = ["CaptureSample", "CaptureStore", "StoreStats"]
+__all__ = ["BackgroundCapture", "CaptureSample", "CaptureStore", "StoreStats", "capture_files"]

@@ -1,12 +1,18 @@
-"""Capture from files: cut each file into hits (onset detector) or windows, predict θ̂, store them.
+"""Filling the capture store: from files (``scrapl-live finetune add``) and live, in the background.
 
-This is ``scrapl-live finetune add``: the same windows the live engine analyses (``window`` samples from
-each detected onset, at the model's sample rate), so the store holds what live capture would hold.
+From files: each file is cut into hits (the live onset detector, ``window`` samples from each onset at
+the model's rate — the windows the live engine analyses) or back-to-back windows, θ̂ is predicted
+with the encoder if one is given, and every window is stored with its metadata.
+
+Live: :class:`BackgroundCapture` queues samples and writes them on its own thread, because a durable
+write (two fsyncs) takes ~15 ms — far more than a live engine's block thread may wait.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,3 +109,51 @@ def capture_files(
             else:
                 report.stored.append(stored)
     return report
+
+
+class BackgroundCapture:
+    """Non-blocking capture for live mode: :meth:`submit` queues a copy, a daemon thread stores it.
+
+    At most ``max_pending`` samples wait; further ones are dropped and counted, so the caller never
+    waits on the disk. Counters: ``stored``, ``skipped`` (silence, duplicate, cap), ``dropped``
+    (queue full), ``errors`` (invalid sample or I/O error, logged).
+    """
+
+    def __init__(self, store: CaptureStore, max_pending: int = 64) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self.store = store
+        self.stored = self.skipped = self.dropped = self.errors = 0
+        self._queue: queue.Queue[tuple | None] = queue.Queue(maxsize=max_pending)
+        self._thread = threading.Thread(target=self._run, name="scrapl-capture", daemon=True)
+        self._thread.start()
+
+    def submit(
+        self, audio: np.ndarray, sample_rate: int, theta: np.ndarray | None = None, meta: dict | None = None
+    ) -> bool:
+        """Queue one sample (copied); False when the queue is full and the sample was dropped."""
+        theta_copy = None if theta is None else np.array(theta, copy=True)
+        item = (np.array(audio, copy=True), sample_rate, theta_copy, dict(meta or {}))
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                if self.store.add(*item) is None:
+                    self.skipped += 1
+                else:
+                    self.stored += 1
+            except (ValueError, OSError) as exc:
+                self.errors += 1
+                log.error("capture failed: %s", exc)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write what is queued, then stop the thread (idempotent)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout_s)

@@ -83,3 +83,43 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
     wav = save_audio(tmp_path / "w.wav", _bursts(), SR)
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--max-mb", "-1"]) == 1
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--window-s", "0"]) == 1
+
+
+def test_background_capture_counts_and_stores(tmp_path: Path) -> None:
+    from scrapl_live.finetune.capture import BackgroundCapture
+
+    rng = np.random.default_rng(0)
+    hits = [(0.1 * rng.standard_normal(2048)).astype(np.float32) for _ in range(10)]
+    cap = BackgroundCapture(CaptureStore(tmp_path / "s", max_bytes=None), max_pending=64)
+    for i, h in enumerate(hits):
+        assert cap.submit(h, 48000, np.full(3, i / 10, np.float32), {"i": i})
+        h[:] = 0.0  # the caller may reuse its buffer at once: submit copied it
+    cap.submit(np.zeros(2048, np.float32), 48000)  # silence
+    cap.submit(np.array([np.nan] * 4, np.float32), 48000)  # invalid: logged, counted, no crash
+    cap.close()
+    assert (cap.stored, cap.skipped, cap.errors, cap.dropped) == (10, 1, 1, 0)
+    got = list(CaptureStore(tmp_path / "s").samples())
+    assert [s.meta["i"] for s in got] == list(range(10))
+    assert all(np.abs(s.audio).max() > 0 for s in got)
+
+
+def test_background_capture_drops_when_full(tmp_path: Path) -> None:
+    import threading
+
+    from scrapl_live.finetune.capture import BackgroundCapture
+
+    release = threading.Event()
+
+    class SlowStore(CaptureStore):  # a disk that stalls until released
+        def add(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            release.wait()
+            return super().add(*args, **kwargs)
+
+    cap = BackgroundCapture(SlowStore(tmp_path / "s", max_bytes=None), max_pending=1)
+    rng = np.random.default_rng(1)
+    accepted = sum(cap.submit((0.1 * rng.standard_normal(512)).astype(np.float32), 48000) for _ in range(50))
+    release.set()
+    cap.close()
+    assert accepted in (1, 2)  # one in the queue, plus the one the writer may already hold
+    assert cap.dropped == 50 - accepted
+    assert cap.stored == accepted == len(CaptureStore(tmp_path / "s"))
