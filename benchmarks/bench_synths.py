@@ -14,6 +14,7 @@ Figures (median wall time over ``--repeats`` runs after a warm-up):
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -30,15 +31,19 @@ from synths.biquad import highpass, highpass_coefficients  # noqa: E402
 from tests.synths.test_granular import reference_texture  # noqa: E402
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median (wall, process CPU) seconds of ``fn()`` over ``repeats`` runs after one warm-up run.
+
+    CPU time is what the work costs on a free machine; wall time also counts waiting for a busy CPU.
+    """
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def forward_backward(synth: synths.Synth, theta: torch.Tensor, seed: torch.Tensor) -> Callable[[], None]:
@@ -51,9 +56,12 @@ def forward_backward(synth: synths.Synth, theta: torch.Tensor, seed: torch.Tenso
     return run
 
 
-def report(label: str, seconds: float, audio_s: float | None = None, target: str = "") -> None:
-    rt = f"{audio_s / seconds:8.1f}× real time" if audio_s else ""
-    print(f"{label:<44} {seconds * 1000:9.2f} ms  {rt:<22} {target}")
+def report(label: str, times: tuple[float, float], audio_s: float | None = None, target: str = "") -> float:
+    """Print wall/CPU milliseconds and the real-time factor (from wall time); return wall seconds."""
+    wall, cpu = times
+    rt = f"{audio_s / wall:7.1f}× real time" if audio_s else ""
+    print(f"{label:<48} wall {wall * 1000:8.2f} ms  cpu {cpu * 1000:8.2f} ms  {rt:<20} {target}")
+    return wall
 
 
 def main() -> None:
@@ -63,7 +71,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}\n")
+    load = os.getloadavg()[0]
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}, load avg {load:.1f}\n"
+    )
 
     tr808 = synths.get("tr808")
     theta = torch.rand(64, 14, generator=gen)
@@ -87,7 +98,7 @@ def main() -> None:
     t_hp = median_time(lambda: highpass(x, fc, q, 44100), args.repeats)
     t_lf = median_time(lambda: [scipy.signal.lfilter(bn[i], an[i], xn[i]) for i in range(64)], args.repeats)
     report("biquad B=64 × 1 s, closed form + FFT (f64)", t_hp)
-    report("biquad B=64 × 1 s, scipy lfilter loop (peer)", t_lf, None, f"ratio {t_lf / t_hp:.2f}×")
+    report("biquad B=64 × 1 s, scipy lfilter loop (peer)", t_lf, None, f"peer/ours {t_lf[0] / t_hp[0]:.2f}×")
 
     granular = synths.get("granular")
     theta_g = torch.rand(32, 2, generator=gen)
@@ -99,8 +110,10 @@ def main() -> None:
     report("granular B=32 × 4 s forward+backward", t_gb, 128.0)
     rows = theta_g[:4].double().tolist()
     loop = lambda: [reference_texture(d, s, i) for i, (d, s) in enumerate(rows)]  # noqa: E731
-    t_ref = median_time(loop, args.repeats) * 8
-    report("granular B=32 reference loop (peer, 4 items ×8)", t_ref, 128.0, f"ratio {t_ref / t_g:.1f}×")
+    t_ref = tuple(8 * v for v in median_time(loop, args.repeats))
+    report(
+        "granular B=32 reference loop (peer, 4 items ×8)", t_ref, 128.0, f"peer/ours {t_ref[0] / t_g[0]:.1f}×"
+    )
 
     chirplet = synths.get("chirplet")
     with torch.no_grad():

@@ -105,26 +105,39 @@ def response_length(cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n
     return min(n_max, int(taps[ok[0, 0]]) + 1) if len(ok) else n_max
 
 
-def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Causal linear convolution truncated to the input length. x: (B, N), h: (B, M ≤ N) → (B, N).
+def fft_convolve(x: torch.Tensor, h: torch.Tensor, n_out: int | None = None) -> torch.Tensor:
+    """First ``n_out`` samples (default: x's length) of the causal linear convolution, zero beyond its end.
 
-    Uses an FFT of length ≥ N + M - 1, so there is no circular wrap-around.
+    x: (B, L), h: (B, M) → (B, n_out).  The FFT length is ≥ L + M - 1, so there is no circular wrap.
     """
-    n = x.shape[-1]
-    n_fft = next_fast_len(n + h.shape[-1] - 1, real=True)
-    spec = torch.fft.rfft(x, n=n_fft) * torch.fft.rfft(h, n=n_fft)
-    return torch.fft.irfft(spec, n=n_fft)[..., :n]
+    n_out = x.shape[-1] if n_out is None else n_out
+    n_full = x.shape[-1] + h.shape[-1] - 1
+    n_fft = next_fast_len(n_full, real=True)
+    y = torch.fft.irfft(torch.fft.rfft(x, n=n_fft) * torch.fft.rfft(h, n=n_fft), n=n_fft)
+    return (
+        y[..., :n_out] if n_out <= n_full else torch.nn.functional.pad(y[..., :n_full], (0, n_out - n_full))
+    )
 
 
 def highpass(
-    x: torch.Tensor, cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, clamp: bool = False
+    x: torch.Tensor,
+    cutoff: torch.Tensor,
+    q: torch.Tensor,
+    sample_rate: float,
+    clamp: bool = False,
+    n_out: int | None = None,
 ) -> torch.Tensor:
-    """High-pass filter each row of x: (B, N) with its own cutoff, q: (B,) → (B, N).
+    """High-pass filter each row of x: (B, L) with its own cutoff, q: (B,) → (B, n_out), n_out ≥ L.
 
+    The input counts as zero after its L samples (pass only the non-negligible head of a decaying
+    signal and the full output length as ``n_out``: the FFTs shrink accordingly).
     Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests): the response is cut
     only where the rest of it sums to less than the dtype's epsilon.  ``clamp=True`` clips
     the output to [-1, 1] like the reference's torchaudio call (zero gradient where clipped).
     """
-    n_taps = response_length(cutoff, q, sample_rate, x.shape[-1], tol=torch.finfo(x.dtype).eps)
-    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, n_taps))
+    n_out = x.shape[-1] if n_out is None else n_out
+    if n_out < x.shape[-1]:
+        raise ValueError(f"n_out must be >= the input length {x.shape[-1]}, got {n_out}")
+    n_taps = response_length(cutoff, q, sample_rate, n_out, tol=torch.finfo(x.dtype).eps)
+    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, n_taps), n_out)
     return y.clamp(-1.0, 1.0) if clamp else y

@@ -16,6 +16,7 @@ noise filter output is not clamped unless ``clamp_noise=True`` (the reference cl
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -123,6 +124,11 @@ class TR808(Synth):
         c = ENV_DECAY_CONST * 1000.0 / self.sample_rate / decay_ms
         return torch.expm1(m * torch.log1p(-c)), c
 
+    def _noise_support(self, decay_ms: torch.Tensor, tol: float) -> int:
+        """Samples until every item's noise envelope r^m has fallen below ``tol``. decay_ms: (B, 1)."""
+        c = ENV_DECAY_CONST * 1000.0 / self.sample_rate / float(decay_ms.detach().max())
+        return min(self.n_samples, self.attack_samples + math.ceil(math.log(tol) / math.log1p(-c)))
+
     def cutoff(self, noise_freq: torch.Tensor) -> torch.Tensor:
         """Smoothly limited cutoff (Hz): identity well below ``cutoff_limit·sr``, never reaching it."""
         f_max = self.cutoff_limit * self.sample_rate
@@ -151,10 +157,12 @@ class TR808(Synth):
             gain = _db(p[f"osc{i}_gain"])
             y = y + gain * osc * ((1.0 + em1) * ramp)
 
-        em1_n, _ = self._decay(p["noise_decay"], m)
-        noise = noise * ((1.0 + em1_n) * ramp)
+        # Only the noise head above eps·peak is filtered; the filter output is exact up to that level.
+        n_noise = self._noise_support(p["noise_decay"], torch.finfo(theta.dtype).eps)
+        em1_n, _ = self._decay(p["noise_decay"], m[:n_noise])
+        noise = noise[:, :n_noise] * ((1.0 + em1_n) * ramp[:n_noise])
         cutoff, q = self.cutoff(p["noise_freq"][:, 0]), p["noise_q"][:, 0]
-        noise = highpass(noise, cutoff, q, sr, clamp=self.clamp_noise)
+        noise = highpass(noise, cutoff, q, sr, clamp=self.clamp_noise, n_out=n_out)
         y = y + _db(p["noise_gain"]) * noise
         y = torch.tanh(_db(p["tanh_gain"]) * y)
         return self._delay(y, delta + self.pre_delay, n_out)

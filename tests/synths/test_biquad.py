@@ -87,3 +87,17 @@ def test_clamp_flag_clips_like_the_reference() -> None:
     free, clipped = highpass(x, fc, q, SR), highpass(x, fc, q, SR, clamp=True)
     assert free.abs().max() > 1.0
     torch.testing.assert_close(clipped, free.clamp(-1, 1))
+
+
+def test_short_input_extended_to_output_length(signal: np.ndarray) -> None:
+    """A decaying head of length L filtered to n_out > L equals lfilter of the zero-padded input."""
+    fc = torch.tensor([50.0, 4000.0], dtype=torch.float64)
+    q = torch.tensor([8.0, 0.7], dtype=torch.float64)
+    head = torch.tensor(signal[:3000], dtype=torch.float64).expand(2, -1)
+    y = highpass(head, fc, q, SR, n_out=N).numpy()
+    b, a = highpass_coefficients(fc, q, SR)
+    padded = np.concatenate([signal[:3000], np.zeros(N - 3000)])
+    for i in range(2):
+        np.testing.assert_allclose(y[i], scipy.signal.lfilter(b[i].numpy(), a[i].numpy(), padded), atol=1e-9)
+    with pytest.raises(ValueError, match="n_out"):
+        highpass(head, fc, q, SR, n_out=100)
