@@ -58,8 +58,9 @@ def _export(args: argparse.Namespace) -> int:
     from scrapl_live.encoder.encoder import encoder_from_checkpoint
     from scrapl_live.encoder.export import export_onnx
 
-    # The exporter warns once per optional torchvision op it cannot register; irrelevant here.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    # Exporter chatter (missing optional torchvision ops, ONNX IR pass notes) is irrelevant here.
+    for name in ("torch.onnx._internal.exporter._registration", "onnx_ir"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     encoder, card = encoder_from_checkpoint(args.checkpoint)
     card.setdefault("checkpoint", str(args.checkpoint))
     card = export_onnx(encoder, args.output, card)
