@@ -19,6 +19,7 @@ from torch import nn
 from . import filters as fb
 from . import transform as tf
 from .config import JTFSConfig
+from .filterops import FilterDecimate
 from .transform import Scalogram
 
 
@@ -63,19 +64,22 @@ class JTFS(nn.Module):
         self.scrapl_keys: list[tuple[int, int]] = cfg.keys
         self.n_paths = len(cfg.keys)
         self.meta = cfg.meta()
+        self.psi1 = nn.ModuleDict()
         for k, (start, stop) in cfg.psi1_groups.items():
-            spectra = [fb.morlet_spectrum(cfg.n_pad, p.xi, p.sigma) for p in cfg.psi1[start:stop]]
-            self._buffer(f"psi1_{k}", torch.from_numpy(np.stack(spectra)))
+            spectra = np.stack([fb.morlet_spectrum(cfg.n_pad, p.xi, p.sigma) for p in cfg.psi1[start:stop]])
+            self.psi1[str(k)] = FilterDecimate(spectra, k)
+        self.psi2 = nn.ModuleDict()
         for n2 in cfg.valid_n2:
             p = cfg.psi2[n2]
             levels = fb.alias_levels(fb.morlet_spectrum(cfg.n_pad, p.xi, p.sigma), max(cfg.k1_levels(n2)) + 1)
             for k in cfg.k1_levels(n2):
-                self._buffer(f"psi2_{n2}_{k}", torch.from_numpy(levels[k]))
+                self.psi2[f"{n2}_{k}"] = FilterDecimate(levels[k], min(p.j - k, cfg.log2_t))
         phi = fb.alias_levels(fb.morlet_spectrum(cfg.n_pad, 0.0, fb.SIGMA0 / cfg.T), cfg.log2_t + 1)
-        for k, level in enumerate(phi):
-            self._buffer(f"phi_{k}", torch.from_numpy(level))
-        psi_fr = [fb.morlet_spectrum(cfg.n_fr_pad, p.xi, p.sigma) for p in cfg.psi_fr]
-        self._buffer("psi_fr", torch.from_numpy(np.stack(psi_fr)))
+        self.phi = nn.ModuleDict(
+            {str(k): FilterDecimate(level, cfg.log2_t - k) for k, level in enumerate(phi)}
+        )
+        psi_fr = np.stack([fb.morlet_spectrum(cfg.n_fr_pad, p.xi, p.sigma) for p in cfg.psi_fr])
+        self._buffer("psi_fr", torch.from_numpy(psi_fr))
         phi_fr = fb.alias_levels(fb.morlet_spectrum(cfg.n_fr_pad, 0.0, fb.SIGMA0 / cfg.F), cfg.log2_f + 1)
         for k, level in enumerate(phi_fr):
             self._buffer(f"phi_fr_{k}", torch.from_numpy(level))
@@ -123,12 +127,12 @@ class JTFS(nn.Module):
             raise ValueError(f"n1_max must be an int in [1, {len(self.cfg.psi1)}], got {n1_max!r}")
         x_pad = nn.functional.pad(x, (self.cfg.pad_left, self.cfg.pad_right), mode="reflect")
         x_hat = torch.fft.fft(x_pad)
-        psi_groups = []
-        for k, (start, stop) in self.cfg.psi1_groups.items():
-            n = min(stop, n1_max) - start
-            if n > 0:
-                psi_groups.append((k, self._get(f"psi1_{k}")[:n]))
-        return Scalogram(tf.first_order(x_hat, psi_groups), n1_max)
+        psi1 = [
+            (k, self.psi1[str(k)], min(stop, n1_max) - start)
+            for k, (start, stop) in self.cfg.psi1_groups.items()
+            if start < n1_max
+        ]
+        return Scalogram(tf.first_order(x_hat, psi1), n1_max)
 
     def _y2_spectrum(self, s: Scalogram, n2: int) -> torch.Tensor:
         """n1-spectrum of the second-order Y2 for ``n2``: (B, N_fr, N_pad / 2^j2) complex."""
@@ -139,8 +143,8 @@ class JTFS(nn.Module):
         counts = [
             max(0, min(stop, need) - start) for start, stop in cfg.psi1_groups.values() if start < s.n1_max
         ]
-        levels = {k: self._get(f"psi2_{n2}_{k}") for k in cfg.k1_levels(n2)}
-        y2 = tf.second_order(s.groups, counts, levels, cfg.psi2[n2].j, cfg.log2_t)
+        psi2 = {k: self.psi2[f"{n2}_{k}"] for k in cfg.k1_levels(n2)}
+        y2 = tf.second_order(s.groups, counts, psi2)
         return tf.frequency_spectrum(y2, cfg.n_fr_pad)
 
     def _joint(self, y_hat: torch.Tensor, n_frs: Sequence[int], j2: int | None) -> torch.Tensor:
@@ -149,19 +153,13 @@ class JTFS(nn.Module):
         j2 None means first-order paths (input already time-averaged: no time low-pass).
         """
         cfg = self.cfg
-        phi_t = None if j2 is None else self._get(f"phi_{j2}")
+        phi_t = None if j2 is None else self.phi[str(j2)]
         out: list[torch.Tensor | None] = [None] * len(n_frs)
         for (k_fr, spun), members in cfg.group_n_fr(n_frs).items():
             idx = torch.tensor([n_frs[i] for i in members], device=y_hat.device)
             phi_fr = self._get(f"phi_fr_{k_fr}") if spun else None
             res = tf.joint_paths(
-                y_hat,
-                self._get("psi_fr").index_select(0, idx),
-                k_fr,
-                phi_t,
-                0 if j2 is None else cfg.log2_t - j2,
-                phi_fr,
-                cfg.log2_f - k_fr,
+                y_hat, self._get("psi_fr").index_select(0, idx), k_fr, phi_t, phi_fr, cfg.log2_f - k_fr
             )
             for pos, i in enumerate(members):
                 out[i] = res[:, pos]
@@ -211,8 +209,7 @@ class JTFS(nn.Module):
         """
         cfg = self.cfg
         s = self.scalogram(x, len(cfg.psi1))
-        phis = {k: self._get(f"phi_{k}") for k in range(cfg.log2_t + 1)}
-        s1 = tf.first_order_averaged(s.groups, phis, cfg.log2_t)
+        s1 = tf.first_order_averaged(s.groups, {k: self.phi[str(k)] for k in range(cfg.log2_t + 1)})
         coeffs = [self._joint(tf.frequency_spectrum(s1, cfg.n_fr_pad), cfg.first_order_n_fr, None)]
         tensors = [u for _, u in s.groups]
         for n2 in cfg.valid_n2:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .filterops import FilterDecimate
 from .ops import decimate_spectrum, modulus
 
 
@@ -25,38 +26,27 @@ class Scalogram:
 
 
 def first_order(
-    x_hat: torch.Tensor, psi1_groups: list[tuple[int, torch.Tensor]]
+    x_hat: torch.Tensor, psi1: list[tuple[int, FilterDecimate, int]]
 ) -> list[tuple[int, torch.Tensor]]:
-    """Scalogram spectra: for each level group, ``fft(|ifft(decimate(x_hat * psi1, 2^k1))|)``.
+    """Scalogram spectra: per level group, ``fft(|ifft(decimate(x_hat * psi1, 2^k1))|)`` (first n bands).
 
-    x_hat: (B, N_pad) complex; psi1_groups: [(k1, (n, N_pad) real)] -> [(k1, (B, n, N_pad/2^k1) complex)].
+    x_hat: (B, N_pad) complex; psi1: [(k1, bank op, n)] -> [(k1, (B, n, N_pad/2^k1) complex)].
     All bands of one group are computed as one batched tensor op.
     """
-    out = []
-    for k1, psi in psi1_groups:
-        z = decimate_spectrum(x_hat.unsqueeze(1) * psi, k1)
-        out.append((k1, torch.fft.fft(modulus(torch.fft.ifft(z)))))
-    return out
+    return [(k1, torch.fft.fft(modulus(torch.fft.ifft(op(x_hat, n))))) for k1, op, n in psi1]
 
 
 def second_order(
-    groups: list[tuple[int, torch.Tensor]],
-    counts: list[int],
-    psi2_levels: dict[int, torch.Tensor],
-    j2: int,
-    log2_t: int,
+    groups: list[tuple[int, torch.Tensor]], counts: list[int], psi2: dict[int, FilterDecimate]
 ) -> torch.Tensor:
-    """Complex ``Y2 = (U1 * psi2)`` decimated to total stride 2^j2, stacked over the n1 prefix with j1 < j2.
+    """Complex ``Y2 = U1 * psi2`` decimated to total stride 2^j2, stacked over the n1 prefix with j1 < j2.
 
-    counts[i] = number of leading bands of group i used; psi2_levels[k1] = psi2 at level k1 (N_pad/2^k1,).
+    counts[i] = number of leading bands of group i used; psi2[k1] = psi2 at level k1 with its decimation.
     Returns (B, n1_max, N_pad/2^j2) complex.
     """
-    parts = []
-    for (k1, u_hat), n in zip(groups, counts, strict=False):
-        if n == 0:
-            continue
-        z = decimate_spectrum(u_hat[:, :n] * psi2_levels[k1], min(j2 - k1, log2_t))
-        parts.append(torch.fft.ifft(z))
+    parts = [
+        torch.fft.ifft(psi2[k1](u_hat[:, :n])) for (k1, u_hat), n in zip(groups, counts, strict=False) if n
+    ]
     return torch.cat(parts, dim=1)
 
 
@@ -65,9 +55,9 @@ def frequency_spectrum(y: torch.Tensor, n_fr_pad: int) -> torch.Tensor:
     return torch.fft.fft(y, n=n_fr_pad, dim=-2)
 
 
-def time_lowpass(u: torch.Tensor, phi: torch.Tensor, log2_factor: int) -> torch.Tensor:
-    """Real ``ifft(decimate(fft(u) * phi))`` along the last axis: (..., L) -> (..., L / 2^log2_factor)."""
-    return torch.fft.ifft(decimate_spectrum(torch.fft.fft(u) * phi, log2_factor)).real
+def time_lowpass(u_hat: torch.Tensor, phi: FilterDecimate) -> torch.Tensor:
+    """Real ``ifft(decimate(u_hat * phi))`` along the last axis, from a spectrum u_hat (..., L) complex."""
+    return torch.fft.ifft(phi(u_hat)).real
 
 
 def frequency_lowpass(u: torch.Tensor, phi_fr: torch.Tensor, log2_factor: int) -> torch.Tensor:
@@ -80,8 +70,7 @@ def joint_paths(
     y_hat: torch.Tensor,
     psi_fr: torch.Tensor,
     log2_fr: int,
-    phi_t: torch.Tensor | None,
-    log2_t_factor: int,
+    phi_t: FilterDecimate | None,
     phi_fr: torch.Tensor | None,
     log2_fr_factor: int,
 ) -> torch.Tensor:
@@ -94,20 +83,14 @@ def joint_paths(
     z = decimate_spectrum(y_hat.unsqueeze(1) * psi_fr.unsqueeze(-1), log2_fr, dim=-2)
     u = modulus(torch.fft.ifft(z, dim=-2))
     if phi_t is not None:
-        u = time_lowpass(u, phi_t, log2_t_factor)
+        u = time_lowpass(torch.fft.fft(u), phi_t)
     if phi_fr is not None:
         u = frequency_lowpass(u, phi_fr, log2_fr_factor)
     return u
 
 
 def first_order_averaged(
-    groups: list[tuple[int, torch.Tensor]], phis: dict[int, torch.Tensor], log2_t: int
+    groups: list[tuple[int, torch.Tensor]], phi: dict[int, FilterDecimate]
 ) -> torch.Tensor:
-    """Time-averaged scalogram S1: (B, n1, N_pad / 2^log2_t) real, stacked over all bands of ``groups``."""
-    parts = [time_lowpass_hat(u_hat, phis[k1], log2_t - k1) for k1, u_hat in groups]
-    return torch.cat(parts, dim=1)
-
-
-def time_lowpass_hat(u_hat: torch.Tensor, phi: torch.Tensor, log2_factor: int) -> torch.Tensor:
-    """Like :func:`time_lowpass` for an input given by its spectrum u_hat (..., L) complex."""
-    return torch.fft.ifft(decimate_spectrum(u_hat * phi, log2_factor)).real
+    """Time-averaged scalogram S1: (B, n1, N_pad / 2^log2T) real, stacked over all bands of ``groups``."""
+    return torch.cat([time_lowpass(u_hat, phi[k1]) for k1, u_hat in groups], dim=1)

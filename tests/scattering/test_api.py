@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -123,3 +124,20 @@ def test_bad_indices_and_arguments_raise() -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             JTFS(**{**TOY, **kwargs})
+
+
+@pytest.mark.parametrize("bank", [False, True])
+def test_sparse_filter_decimation_equals_dense(bank: bool) -> None:
+    from scrapl_live.scattering import filters as fb
+    from scrapl_live.scattering.filterops import FilterDecimate
+
+    spectra = np.stack([fb.morlet_spectrum(256, xi, xi / 8) for xi in (0.3, 0.05, 0.01)])
+    spectra = spectra if bank else spectra[1]
+    op = FilterDecimate(spectra, 2)
+    assert op.sparse
+    z = torch.randn(2, 256, dtype=torch.complex64)
+    h = torch.from_numpy(spectra).float()
+    dense = decimate_spectrum((z.unsqueeze(1) if bank else z) * h, 2)
+    torch.testing.assert_close(op(z), dense)
+    if bank:
+        torch.testing.assert_close(op(z, 2), dense[:, :2])

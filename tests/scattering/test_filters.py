@@ -103,13 +103,17 @@ def test_filter_arrays_equal_reference(reference_filters: dict, name: str) -> No
             ours.double(), theirs.double(), rtol=0, atol=1e-6 * float(theirs.abs().max())
         )
 
-    psi1 = torch.cat([jtfs._get(f"psi1_{k}") for k in jtfs.cfg.psi1_groups])
-    close(psi1, torch.stack(ref["psi1"]))
-    for n2 in jtfs.cfg.valid_n2:
-        for k in jtfs.cfg.k1_levels(n2):
-            close(jtfs._get(f"psi2_{n2}_{k}"), ref["psi2"][n2][k])
-    for k in range(jtfs.cfg.log2_t + 1):
-        close(jtfs._get(f"phi_{k}"), ref["phi"][k])
+    cfg = jtfs.cfg
+    psi1 = np.stack([fb.morlet_spectrum(cfg.n_pad, p.xi, p.sigma) for p in cfg.psi1])
+    close(torch.from_numpy(psi1), torch.stack(ref["psi1"]))
+    for n2 in cfg.valid_n2:
+        psi2 = fb.morlet_spectrum(cfg.n_pad, cfg.psi2[n2].xi, cfg.psi2[n2].sigma)
+        levels = fb.alias_levels(psi2, cfg.psi2[n2].j)
+        for k in cfg.k1_levels(n2):
+            close(torch.from_numpy(levels[k]), ref["psi2"][n2][k])
+    phi = fb.alias_levels(fb.morlet_spectrum(cfg.n_pad, 0.0, fb.SIGMA0 / cfg.T), cfg.log2_t + 1)
+    for k in range(cfg.log2_t + 1):
+        close(torch.from_numpy(phi[k]), ref["phi"][k])
     close(jtfs._get("psi_fr"), torch.stack(ref["psi_fr"]))
-    for k in range(jtfs.cfg.log2_f + 1):
+    for k in range(cfg.log2_f + 1):
         close(jtfs._get(f"phi_fr_{k}"), ref["phi_fr"][k])
