@@ -138,18 +138,45 @@ class Trainer:
         else:
             value = self.loss(self.synth(theta_hat, seed_hat), x)
         value.backward()
+        if cfg.loss == "scrapl":
+            self._check_same_paths()
         if cfg.pathwise:
             self.loss.transform_grads()
         self.opt.step()
         self.sched.step()
-        out = {"loss": float(value.detach()), "lr": self.sched.get_last_lr()[0]}
-        if theta is not None:
-            n_rows = max(0, min(self.n_syn, sl.stop) - sl.start)
-            if n_rows:
-                out["theta_l1"] = (
-                    float((theta_hat[:n_rows].detach() - theta[sl][:n_rows]).abs().mean()) * 1000
-                )
+        # global-batch means for the log: [loss·rows, rows, Σ|θ̂-θ| of synthetic rows, their element count]
+        n_rows = max(0, min(self.n_syn, sl.stop) - sl.start) if theta is not None else 0
+        l1 = (
+            (theta_hat[:n_rows].detach() - theta[sl][:n_rows]).abs().sum()
+            if n_rows
+            else theta_hat.new_zeros(())
+        )
+        stats = torch.stack(
+            [
+                value.detach() * x.shape[0],
+                theta_hat.new_tensor(x.shape[0]),
+                l1,
+                theta_hat.new_tensor(n_rows * theta_hat.shape[1]),
+            ]
+        ).double()
+        if self.world > 1:
+            torch.distributed.all_reduce(stats)
+        out = {"loss": float(stats[0] / stats[1]), "lr": self.sched.get_last_lr()[0]}
+        if cfg.loss == "scrapl":
+            out["path"] = self.loss.curr_path_idx
+        if stats[3] > 0:
+            out["theta_l1"] = float(stats[2] / stats[3]) * 1000
         return out
+
+    def _check_same_paths(self) -> None:
+        """Under DDP, every rank must have drawn the same SCRAPL path(s); raise RuntimeError otherwise."""
+        if self.world == 1:
+            return
+        mine = torch.tensor(self.loss.curr_path_indices, dtype=torch.int64, device=self.device)
+        every = [torch.empty_like(mine) for _ in range(self.world)]
+        torch.distributed.all_gather(every, mine)
+        if any(not torch.equal(mine, other) for other in every):
+            raise RuntimeError(f"SCRAPL paths differ across ranks: {[e.tolist() for e in every]}")
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,7 +13,7 @@ import soundfile as sf
 import torch
 
 from scrapl_live.train.datasets import GridDataset, OneShotFolderDataset, SynthUniformDataset, onset_index
-from scrapl_live.train.hydrogen import instrument_names
+from scrapl_live.train.hydrogen import extract_hydrogen, instrument_names
 
 
 def test_grid_split_sizes_and_unseen_test_pairs() -> None:
@@ -93,3 +96,33 @@ def test_instrument_names_from_drumkit_xml(tmp_path) -> None:
         "</layer></instrumentComponent></instrument></instrumentList></drumkit_info>"
     )
     assert instrument_names(xml) == {"kick.flac": "Kick", "sn.wav": "Snare"}
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed (not Debian)")
+def test_extract_hydrogen_from_local_debs(tmp_path) -> None:
+    """Two tiny .debs shaped like hydrogen-data / hydrogen-drumkits: the 808 kit lands in test/ only."""
+    kits = {"hydrogen-data": "GMKit", "hydrogen-drumkits": "TR808EmulationKit"}
+    (tmp_path / "out" / "debs").mkdir(parents=True)
+    for pkg, kit in kits.items():
+        root = tmp_path / pkg
+        kit_dir = root / "usr/share/hydrogen/data/drumkits" / kit
+        kit_dir.mkdir(parents=True)
+        sf.write(str(kit_dir / "kick.flac"), np.zeros(100, dtype=np.float32), 44100)
+        (kit_dir / "drumkit.xml").write_text(
+            f"<drumkit_info><name>{kit}</name><instrumentList><instrument><name>Kick</name>"
+            "<layer><filename>kick.flac</filename></layer></instrument></instrumentList></drumkit_info>"
+        )
+        (root / "DEBIAN").mkdir()
+        (root / "DEBIAN/control").write_text(
+            f"Package: {pkg}\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: test\n"
+        )
+        deb = tmp_path / "out" / "debs" / f"{pkg}_1_all.deb"
+        subprocess.run(["dpkg-deb", "--build", str(root), str(deb)], check=True, capture_output=True)
+    manifest = extract_hydrogen(tmp_path / "out")
+    assert manifest["n_train"] == 1 and manifest["n_test"] == 1
+    assert (tmp_path / "out/train/GMKit/kick.flac").is_file()
+    assert (tmp_path / "out/test/TR808EmulationKit/kick.flac").is_file()
+    assert not (tmp_path / "out/train/TR808EmulationKit").exists()
+    assert {f["instrument"] for f in manifest["files"]} == {"Kick"}
+    saved = json.loads((tmp_path / "out/manifest.json").read_text())
+    assert saved["test_kits"] == ["TR808EmulationKit"] and len(saved["packages"]) == 2
