@@ -33,7 +33,10 @@ Two equivalent ways to apply (same numbers):
 
 State (moments, τ, SAGA rows, running sums, visited mask, last step) is held in buffers, so
 ``state_dict()``/``load_state_dict()`` resume exactly and ``.to(device)`` moves it; ``table_dtype``
-(bfloat16/float16) stores the P-row tables in reduced precision while computing in float32.
+(bfloat16/float16) stores the P-row tables in reduced precision while computing in float32: half the
+memory; measured output error vs float32 tables (rel. L2 over 300 steps, benchmarks/bench_pathwise.py)
+bf16 median 4.5e-3 / max 1.6e-2, fp16 5.7e-4 / 2.0e-3.  float16 overflows once |grad_mult·g| > 256
+(v > 65504), so bfloat16 is the safe choice.
 """
 
 from __future__ import annotations
