@@ -22,6 +22,10 @@ from .config import JTFSConfig
 from .filterops import FilterDecimate
 from .transform import Scalogram
 
+# Upper bound on the complex elements of one batched frequential-filter op (bounds the full transform's
+# memory; single paths are one filter anyway).
+CHUNK_ELEMENTS = 2**24
+
 
 @dataclass(frozen=True)
 class PathInfo:
@@ -150,19 +154,22 @@ class JTFS(nn.Module):
     def _joint(self, y_hat: torch.Tensor, n_frs: Sequence[int], j2: int | None) -> torch.Tensor:
         """Paths ``n_frs`` from an n1-spectrum -> (B, len(n_frs), F', T').
 
-        j2 None means first-order paths (input already time-averaged: no time low-pass).
+        j2 None means first-order paths (input already time-averaged: no time low-pass).  Filters sharing
+        (k_fr, spin class) are batched, in chunks of at most ``CHUNK_ELEMENTS`` complex elements.
         """
         cfg = self.cfg
         phi_t = None if j2 is None else self.phi[str(j2)]
         out: list[torch.Tensor | None] = [None] * len(n_frs)
-        for (k_fr, spun), members in cfg.group_n_fr(n_frs).items():
-            idx = torch.tensor([n_frs[i] for i in members], device=y_hat.device)
+        chunk = max(1, CHUNK_ELEMENTS // y_hat.numel())
+        for (k_fr, spun), group in cfg.group_n_fr(n_frs).items():
             phi_fr = self._get(f"phi_fr_{k_fr}") if spun else None
-            res = tf.joint_paths(
-                y_hat, self._get("psi_fr").index_select(0, idx), k_fr, phi_t, phi_fr, cfg.log2_f - k_fr
-            )
-            for pos, i in enumerate(members):
-                out[i] = res[:, pos]
+            for c in range(0, len(group), chunk):
+                members = group[c : c + chunk]
+                idx = torch.tensor([n_frs[i] for i in members], device=y_hat.device)
+                psi_fr = self._get("psi_fr").index_select(0, idx)
+                res = tf.joint_paths(y_hat, psi_fr, k_fr, phi_t, phi_fr, cfg.log2_f - k_fr)
+                for pos, i in enumerate(members):
+                    out[i] = res[:, pos]
         return torch.stack(out, dim=1)
 
     def path_from_scalogram(self, s: Scalogram, path_idx: int) -> torch.Tensor:
