@@ -3,10 +3,11 @@
 Each measurement runs in a fresh process (ours: a subprocess; the reference: ``tests/reference.py``'s
 child process), 2 threads each, so its peak RSS (ru_maxrss) is its own.  The SAME timing script runs
 in both: forward + backward of ``loss(x, x_target, path_idx=p)`` for a fixed, seeded sequence of paths,
-median over ``--steps`` steps after 2 warm-up steps, P-Adam/P-SAGA off and no params attached (as the
-paper's Table 5).  Also measured (ours only) the floor — a first-order scalogram forward+backward of
-just the bands each path needs — and k = 4 paths per step; and, with attached params (~330k weights,
-P = 315), the per-step cost of the P-Adam + P-SAGA gradient hooks through ``SCRAPLLoss.grad_hook``.
+median over ``--steps`` (granular) / ``--steps-808`` steps after 2 warm-up steps, P-Adam/P-SAGA off
+and no params attached (as the paper's Table 5).  Also measured (ours only) the floor — a first-order
+scalogram forward+backward of just the bands each path needs — and k = 4 paths per step; and, with
+attached params (~330k weights, P = 315), the per-step cost of the P-Adam + P-SAGA gradient hooks
+through ``SCRAPLLoss.grad_hook``.
 
     python benchmarks/bench_loss.py            # granular B=4, 808 B=8, hooks
     python benchmarks/bench_loss.py --quick    # granular only, 10 steps
@@ -64,13 +65,14 @@ def floor(p):
     x = x0.reshape(B, -1).clone().requires_grad_(True)
     s = jtfs.scalogram(x, jtfs.n1_max([p]))
     sum(u.abs().sum() for _, u in s.groups).backward()
-outputs["floor"] = median_time(floor, paths)
-k_loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False, paths_per_step=4)
-groups = [paths[i:] + paths[:i] for i in range(0, 4)]
-def step_k(i):
-    x = x0.clone().requires_grad_(True)
-    k_loss(x, xt, path_idx=[g[i] for g in groups]).backward()
-outputs["step_k4"] = median_time(step_k, list(range(steps)))
+outputs["floor"] = median_time(floor, paths[:inputs["extra_steps"]])
+if inputs["k4"]:
+    k_loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False, paths_per_step=4)
+    groups = [paths[i:] + paths[:i] for i in range(0, 4)]
+    def step_k(i):
+        x = x0.clone().requires_grad_(True)
+        k_loss(x, xt, path_idx=[g[i] for g in groups]).backward()
+    outputs["step_k4"] = median_time(step_k, list(range(inputs["extra_steps"])))
 """
 
 HOOKS = """
@@ -133,7 +135,9 @@ def run_ours(code: str, inputs: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=30, help="timed steps per measurement (default 30)")
+    ap.add_argument("--steps", type=int, default=30, help="timed steps, granular config (default 30)")
+    ap.add_argument("--steps-808", type=int, default=10, help="timed steps, 808 config (default 10)")
+    ap.add_argument("--extra-steps", type=int, default=10, help="timed steps for floor and k=4 (default 10)")
     ap.add_argument("--quick", action="store_true", help="granular config only, 10 steps, no hooks")
     ap.add_argument("--full-jtfs", action="store_true", help="add the full-JTFS loss (ref ~14 GB)")
     ap.add_argument("--no-hooks", action="store_true", help="skip the P-Adam/P-SAGA hook measurement")
@@ -141,22 +145,26 @@ def main() -> None:
     steps = 10 if args.quick else args.steps
     cmd = "python benchmarks/bench_loss.py" + (" --quick" if args.quick else "")
     rows = []
-    configs = [("granular", GRANULAR, 4)] + ([] if args.quick else [("808", TR808, 8)])
-    for name, cfg, batch in configs:
-        inputs = {"cfg": cfg, "batch": batch, "steps": steps}
+    configs = [("granular", GRANULAR, 4, steps)] + ([] if args.quick else [("808", TR808, 8, args.steps_808)])
+    for name, cfg, batch, n_steps in configs:
+        k4 = name == "granular"
+        inputs = {"cfg": cfg, "batch": batch, "steps": n_steps, "extra_steps": min(args.extra_steps, n_steps),
+                  "k4": k4}
         ours = run_ours(_COMMON + STEP + OURS_EXTRA, inputs)
         ref = run_reference(_COMMON + STEP, inputs, threads=2, timeout=3600)
         tag = f"{name} (P={'315' if name == 'granular' else '483'}), B={batch}"
         rows += [
-            (f"fwd+bwd step, {tag}, median of {steps}", f"{ours['step'] * 1e3:.0f} ms",
+            (f"fwd+bwd step, {tag}, median of {n_steps}", f"{ours['step'] * 1e3:.0f} ms",
              f"{ref['step'] * 1e3:.0f} ms", f"{ref['step'] / ours['step']:.2f}× faster"),
             (f"peak RSS of that process, {tag}", f"{ours['rss']:.0f} MB", f"{ref['rss']:.0f} MB",
              f"{ours['rss'] / ref['rss']:.2f}×"),
             (f"floor: first-order scalogram fwd+bwd of the needed bands, {tag}",
              f"{ours['floor'] * 1e3:.0f} ms", "–", f"step = {ours['step'] / ours['floor']:.2f}× floor"),
-            (f"k=4 paths per step (shared scalogram), {tag}", f"{ours['step_k4'] * 1e3:.0f} ms",
-             f"4 × {ref['step'] * 1e3:.0f} ms", f"{4 * ref['step'] / ours['step_k4']:.2f}× faster"),
         ]
+        if k4:
+            k_ms, ref_ms = ours["step_k4"] * 1e3, ref["step"] * 1e3
+            rows.append((f"k=4 paths per step (shared scalogram), {tag}", f"{k_ms:.0f} ms",
+                         f"4 × {ref_ms:.0f} ms", f"{4 * ref_ms / k_ms:.2f}× faster"))
     if not (args.quick or args.no_hooks):
         inputs = {"shapes": SHAPES, "steps": max(steps, 20)}
         ours = run_ours(_COMMON.split("cfg, B")[0] + HOOKS, inputs)
@@ -168,7 +176,7 @@ def main() -> None:
              f"{ours['rss'] / ref['rss']:.2f}×"),
         ]
     if args.full_jtfs:
-        inputs = {"cfg": GRANULAR, "batch": 4, "steps": 2}
+        inputs = {"cfg": GRANULAR, "batch": 4, "steps": 2, "extra_steps": 0, "k4": False}
         ours = run_ours(_COMMON + FULL, inputs)
         ref = run_reference(_COMMON + REF_FULL, inputs, threads=2, timeout=3600)
         rows += [
