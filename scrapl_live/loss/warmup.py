@@ -152,6 +152,8 @@ def calc_theta_eigs(
     Groups: all params as one ("none") or one per tensor (other ``agg``).  Several batches: the
     operators are summed over batches, as the reference's multi-batch mode.
     """
+    if agg not in _AGGS:
+        raise ValueError(f"agg must be one of {_AGGS}, got {agg!r}")
     if isinstance(theta_fn_kwargs, Mapping):
         theta_fn_kwargs = [theta_fn_kwargs]
     if isinstance(synth_fn_kwargs, Mapping):
