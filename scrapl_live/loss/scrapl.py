@@ -168,6 +168,11 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         log.info("Loaded probs from %s: min %.6f, max %.6f", probs_path, probs.min(), probs.max())
 
     # Distance -------------------------------------------------------------------------------------
+    @property
+    def _filters_like(self) -> torch.Tensor:
+        """A JTFS filter buffer: inputs must share its dtype and device."""
+        return next(self.jtfs.buffers())
+
     def _rho(self, s: torch.Tensor) -> torch.Tensor:
         return torch.log1p(s / self.log1p_eps) if self.use_rho_log1p else s
 
@@ -193,7 +198,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Distance on one path and the (ρ-scaled) coefficients (B·C, 1, F', T') of x and x_target."""
-        check_signal_pair(x, x_target, self.shape, self.jtfs.psi_fr)
+        check_signal_pair(x, x_target, self.shape, self._filters_like)
         (p,) = check_path_indices(path_idx, self.n_paths)
         ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), [p])
         return self._dist(sx, st), sx, st
@@ -210,7 +215,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         Training mode: ``paths_per_step`` sampled paths (or ``path_idx``); counters advance.
         Eval mode: ``path_idx`` if given, else the fixed ``eval_paths`` set; no sampler state changes.
         """
-        check_signal_pair(x, x_target, self.shape, self.jtfs.psi_fr)
+        check_signal_pair(x, x_target, self.shape, self._filters_like)
         if path_idx is not None:
             paths = check_path_indices(path_idx, self.n_paths)
             if seed is not None:

@@ -29,7 +29,7 @@ class ThetaISMixin(nn.Module):
 
     def _warmup_loss(self, x: torch.Tensor, x_hat: torch.Tensor, path_idx: int) -> torch.Tensor:
         """Distance on ``path_idx`` between x and x_hat, both (B, C, N), without touching counters."""
-        check_signal_pair(x, x_hat, self.shape, self.jtfs.psi_fr)
+        check_signal_pair(x, x_hat, self.shape, self._filters_like)
         (p,) = check_path_indices(path_idx, self.n_paths)
         ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_hat.reshape(-1, self.shape), [p])
         return self._dist(sx, st)
