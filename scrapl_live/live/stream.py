@@ -90,8 +90,8 @@ class DuplexRings:
             outdata[got:, 0] = 0.0
             if self.armed:
                 self.underruns += 1
-        if outdata.shape[1] > 1:
-            outdata[:, 1:] = outdata[:, :1]
+        for c in range(1, outdata.shape[1]):  # per channel: a 2-D slice assignment would copy via a temp
+            np.copyto(outdata[:, c], outdata[:, 0])
 
 
 class LiveStream:
