@@ -48,8 +48,9 @@ class ThetaCurvature:
     """The U operators H_u of one path, summed over the given batches (as the reference does).
 
     theta_fn(**kw) -> θ̂ (B, U); synth_fn(θ̂, **skw) -> x̂ (B, C, N); loss_fn(kw["x"], x̂, path_idx) -> scalar.
-    cache_graphs=False recomputes θ̂ (encoder forward) per application instead of keeping one encoder
-    graph per batch alive; the loss is never recomputed.
+    cache_graphs=True keeps, per batch, the encoder graph and the reverse-mode J^T y graph alive across
+    power steps; False recomputes both (encoder forward + one backward) per application to save memory.
+    The loss is never recomputed.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class ThetaCurvature:
         self.per_example = per_example
         self.cache_graphs = cache_graphs
         self.batches: list[_Batch] = []
+        self._vjp_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple]] = {}
         skws = synth_fn_kwargs if synth_fn_kwargs is not None else [{}] * len(theta_fn_kwargs)
         for kw, skw in zip(theta_fn_kwargs, skws, strict=True):
             theta = self._theta(kw)
@@ -103,17 +105,30 @@ class ThetaCurvature:
     ) -> torch.Tensor:
         """H_u t_u for u = active[k] and t_u = tangents[k]: (A, n_w) -> (A, n_w), n_w = Σ numel(params)."""
         out = torch.zeros_like(tangents)
-        for batch in self.batches:
-            out += self._apply_batch(batch, params, tangents, active)
+        for bi, batch in enumerate(self.batches):
+            out += self._apply_batch(bi, batch, params, tangents, active)
         return out
 
-    def _apply_batch(
-        self, batch: _Batch, params: Sequence[torch.Tensor], tangents: torch.Tensor, active: torch.Tensor
-    ) -> torch.Tensor:
+    def _vjp_graph(
+        self, bi: int, batch: _Batch, params: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+        """(θ̂, y, z = J^T y) with z's graph, y (B, U) a zero leaf; cached per (batch, params) if caching."""
+        key = (bi, tuple(id(p) for p in params))
+        if key in self._vjp_cache:
+            return self._vjp_cache[key]
         theta = batch.theta if batch.theta is not None else self._theta(batch.theta_kwargs)
-        n_act = tangents.shape[0]
         y = torch.zeros_like(theta, requires_grad=True)
         z = _grad(theta, params, y, batched=False, create_graph=True)  # J^T y, linear in y
+        if self.cache_graphs:
+            self._vjp_cache[key] = (theta, y, z)
+        return theta, y, z
+
+    def _apply_batch(
+        self, bi: int, batch: _Batch, params: Sequence[torch.Tensor], tangents: torch.Tensor,
+        active: torch.Tensor,
+    ) -> torch.Tensor:
+        theta, y, z = self._vjp_graph(bi, batch, params)
+        n_act = tangents.shape[0]
         splits = tangents.split([p.numel() for p in params], dim=1)
         t_list = [s.reshape(n_act, *p.shape) for s, p in zip(splits, params, strict=True)]
         (jt,) = _grad(z, y, t_list, batched=True, create_graph=True)  # (A, B, U) = J t_u
