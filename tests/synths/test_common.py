@@ -44,8 +44,9 @@ def test_deterministic_given_seeds(synth: synths.Synth) -> None:
     assert not torch.equal(synth(theta, seed), other)  # every synth draws something from its seeds
 
 
-def test_gradients_finite_and_nonzero_for_every_parameter(synth: synths.Synth) -> None:
-    theta = _grid(synth.n_params).requires_grad_(True)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gradients_finite_and_nonzero_for_every_parameter(synth: synths.Synth, dtype: torch.dtype) -> None:
+    theta = _grid(synth.n_params).to(dtype).requires_grad_(True)
     y = synth(theta, torch.arange(len(theta)))
     probe = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(2))
     (y * probe).sum().backward()
@@ -123,3 +124,16 @@ def test_param_spec_validation() -> None:
     spec = ParamSpec("f", "Hz", 20.0, 20000.0, scale="log")
     assert spec.to_physical(0.5) == pytest.approx(math.sqrt(20.0 * 20000.0))
     assert spec.to_unit(spec.to_physical(0.3)) == pytest.approx(0.3)
+
+
+def test_gradients_match_finite_differences(synth: synths.Synth) -> None:
+    """Autograd equals central differences of a fixed random projection of the output (float64)."""
+    theta = torch.rand(2, synth.n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    theta = (0.1 + 0.8 * theta).requires_grad_(True)
+    seed = torch.tensor([1, 2])
+    probe = torch.randn(
+        2, 1, synth.n_samples, dtype=torch.float64, generator=torch.Generator().manual_seed(4)
+    )
+    assert torch.autograd.gradcheck(
+        lambda t: (synth(t, seed) * probe).sum(), (theta,), eps=1e-7, atol=1e-4, rtol=1e-3
+    )
