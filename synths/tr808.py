@@ -140,7 +140,6 @@ class TR808(Synth):
         _, m, ramp, _ = self._time_constants(theta)
 
         delta, noise = self._draw_random(seed, shift)
-        noise = noise.to(device=theta.device, dtype=theta.dtype)
 
         # Oscillator phases reach ~10^4 rad within a second: they are formed in float64 (a float32 phase
         # drifts by ~1e-3 rad at 6 kHz) and only the sines are cast back to theta's dtype.
@@ -160,7 +159,9 @@ class TR808(Synth):
         # Only the noise head above eps·peak is filtered; the filter output is exact up to that level.
         n_noise = self._noise_support(p["noise_decay"], torch.finfo(theta.dtype).eps)
         em1_n, _ = self._decay(p["noise_decay"], m[:n_noise])
-        noise = noise[:, :n_noise] * ((1.0 + em1_n) * ramp[:n_noise])
+        noise = noise[:, :n_noise].to(device=theta.device, dtype=theta.dtype) * (
+            (1.0 + em1_n) * ramp[:n_noise]
+        )
         cutoff, q = self.cutoff(p["noise_freq"][:, 0]), p["noise_q"][:, 0]
         noise = highpass(noise, cutoff, q, sr, clamp=self.clamp_noise, n_out=n_out)
         y = y + _db(p["noise_gain"]) * noise
