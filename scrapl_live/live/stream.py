@@ -116,7 +116,7 @@ class LiveStream:
         self._worker: threading.Thread | None = None
         try:
             self.stream = sd.Stream(
-                samplerate=engine.sample_rate, blocksize=bs, dtype="float32", latency="low",
+                samplerate=engine.sample_rate, blocksize=bs, dtype="float32",
                 channels=(1, channels), callback=self.rings.callback,
                 device=(resolve_device(input_device, "input"), resolve_device(output_device, "output")),
             )

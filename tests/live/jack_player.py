@@ -2,7 +2,8 @@
 
 Usage: python jack_player.py CLIENT CLIP.npy OUT.npy GO_FILE SECONDS
 Streams silence until GO_FILE exists, then plays CLIP (float32, 48 kHz mono) from its start while
-recording SECONDS of input; saves the recording to OUT.npy and exits.
+recording SECONDS of input; saves the recording to OUT.npy, the number of callbacks PortAudio flagged
+with an xrun (during playback) to OUT.xruns, and exits.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ def main() -> int:
 
     clip = np.load(clip_path).astype(np.float32)
     rec = np.zeros(int(float(seconds) * 48000), dtype=np.float32)
-    state = {"go": False, "pos": 0}
+    state = {"go": False, "pos": 0, "xruns": 0}
 
     def callback(indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio signature
         outdata.fill(0.0)
         if not state["go"]:
             return
+        state["xruns"] += bool(status)
         p = state["pos"]
         n = max(0, min(frames, clip.size - p))
         outdata[:n, 0] = clip[p : p + n]
@@ -43,6 +45,7 @@ def main() -> int:
         while state["pos"] < rec.size:
             time.sleep(0.05)
     np.save(out_path, rec)
+    Path(out_path).with_suffix(".xruns").write_text(str(state["xruns"]))
     return 0
 
 
