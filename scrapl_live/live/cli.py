@@ -64,10 +64,18 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
 
 
+def _one_torch_thread() -> None:
+    """Voices are single renders: one torch thread avoids OpenMP spin overhead on shared CPUs."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _model(args: argparse.Namespace):  # noqa: ANN202 - LoadedModel, imported lazily
     from scrapl_live.live.demo import shipped_model
     from scrapl_live.live.model import load_model
 
+    _one_torch_thread()
     return load_model(args.model or shipped_model(args.synth), args.threads)
 
 
@@ -107,6 +115,7 @@ def _summary(engine, title: str) -> None:  # noqa: ANN001 - Engine
 def _demo(args: argparse.Namespace) -> int:
     from scrapl_live.live.demo import run_demo
 
+    _one_torch_thread()
     t0 = time.perf_counter()
     result = run_demo(args.out, args.tr808_model, args.granular_model, threads=args.threads)
     for name, engine in result.engines.items():
