@@ -136,3 +136,18 @@ def test_hit_through_jack_gives_synth_audio_and_midi(models: dict[str, Path], tm
     onset_out = int(np.argmax(np.abs(rec) > 0.01))
     print(f"end-to-end onset→sound {1e3 * (onset_out - hit_at) / 48000:.1f} ms (W = "
           f"{1e3 * engine.window / 48000:.1f} ms), xruns {stream.xruns}, underruns {stream.underruns}")
+
+
+def test_missing_devices_are_clear_errors(
+    models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scrapl_live.cli import main
+    from scrapl_live.live.stream import resolve_device
+
+    with pytest.raises(ValueError, match="no-such-card"):
+        resolve_device("no-such-card", "input")
+    with pytest.raises(ValueError, match="999"):
+        resolve_device(999, "output")
+    argv = ["live", "--model", str(models["tr808"]), "--input", "no-such-card", "--duration", "0.1"]
+    assert main(argv) == 1
+    assert "no-such-card" in capsys.readouterr().err
