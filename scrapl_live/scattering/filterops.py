@@ -59,7 +59,7 @@ class FilterDecimate(nn.Module):
                 return decimate_spectrum(z_hat * self.h, self.log2_factor)
             vals = z_hat.index_select(-1, self.idx) * self.h
             out = z_hat.new_zeros(z_hat.shape[:-1] + (self.out_len,))
-            return out.index_add(-1, self.out_idx, vals)
+            return out.index_add_(-1, self.out_idx, vals)
         n = self.h.shape[0] if not self.sparse and n is None else n
         if not self.sparse:
             return decimate_spectrum(z_hat.unsqueeze(-2) * self.h[:n], self.log2_factor)
@@ -67,4 +67,4 @@ class FilterDecimate(nn.Module):
         stop = self.offsets[n]
         vals = z_hat.index_select(-1, self.idx[:stop]) * self.h[:stop]
         out = z_hat.new_zeros(z_hat.shape[:-1] + (n * self.out_len,))
-        return out.index_add(-1, self.out_idx[:stop], vals).unflatten(-1, (n, self.out_len))
+        return out.index_add_(-1, self.out_idx[:stop], vals).unflatten(-1, (n, self.out_len))
