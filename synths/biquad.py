@@ -105,6 +105,24 @@ def response_length(cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n
     return min(n_max, int(taps[ok[0, 0]]) + 1) if len(ok) else n_max
 
 
+def highpass_frequency_response(
+    cutoff: torch.Tensor, q: torch.Tensor, sample_rate: float, n_fft: int
+) -> torch.Tensor:
+    """H(e^{jω}) at the ``n_fft // 2 + 1`` rfft bins, from the coefficients (the infinite response's DFT).
+
+    cutoff, q: (B,) → (B, n_fft // 2 + 1) complex128.  H = (1 - z⁻¹)² / (D + 2(K² - 1) z⁻¹ + E z⁻²)
+    with E = (1 - K)² + K(2Q - 1)/Q; evaluated in float64 (near a resonance the denominator is small).
+    """
+    k = torch.tan(math.pi * cutoff.double() / sample_rate).unsqueeze(-1)
+    q = q.double().unsqueeze(-1)
+    d = 1.0 + k / q + k * k
+    e = (1.0 - k) ** 2 + k * (2.0 * q - 1.0) / q
+    omega = torch.arange(n_fft // 2 + 1, device=k.device, dtype=torch.float64) * (2 * math.pi / n_fft)
+    z1 = torch.polar(torch.ones_like(omega), -omega)  # e^{-jω}
+    num = -4.0 * torch.sin(omega / 2) ** 2 * z1  # (1 - e^{-jω})²
+    return num / (d + 2.0 * (k * k - 1.0) * z1 + e * z1 * z1)
+
+
 def fft_convolve(x: torch.Tensor, h: torch.Tensor, n_out: int | None = None) -> torch.Tensor:
     """First ``n_out`` samples (default: x's length) of the causal linear convolution, zero beyond its end.
 
@@ -114,9 +132,7 @@ def fft_convolve(x: torch.Tensor, h: torch.Tensor, n_out: int | None = None) -> 
     n_full = x.shape[-1] + h.shape[-1] - 1
     n_fft = next_fast_len(n_full, real=True)
     y = torch.fft.irfft(torch.fft.rfft(x, n=n_fft) * torch.fft.rfft(h, n=n_fft), n=n_fft)
-    return (
-        y[..., :n_out] if n_out <= n_full else torch.nn.functional.pad(y[..., :n_full], (0, n_out - n_full))
-    )
+    return _fit(y[..., : min(n_full, n_out)], n_out)
 
 
 def highpass(
@@ -131,13 +147,29 @@ def highpass(
 
     The input counts as zero after its L samples (pass only the non-negligible head of a decaying
     signal and the full output length as ``n_out``: the FFTs shrink accordingly).
-    Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests): the response is cut
-    only where the rest of it sums to less than the dtype's epsilon.  ``clamp=True`` clips
-    the output to [-1, 1] like the reference's torchaudio call (zero gradient where clipped).
+    Equals ``scipy.signal.lfilter(*highpass_coefficients(...), x)`` (see tests) up to the dtype's
+    epsilon: when the response decays within ``n_taps < n_out`` samples (its remaining sum below eps),
+    the FFT of length ≥ L + n_taps - 1 multiplies by the filter's frequency response directly (what it
+    wraps around is below eps); otherwise the exact first n_out taps are convolved.  ``clamp=True``
+    clips the output to [-1, 1] like the reference's torchaudio call (zero gradient where clipped).
     """
     n_out = x.shape[-1] if n_out is None else n_out
     if n_out < x.shape[-1]:
         raise ValueError(f"n_out must be >= the input length {x.shape[-1]}, got {n_out}")
     n_taps = response_length(cutoff, q, sample_rate, n_out, tol=torch.finfo(x.dtype).eps)
-    y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, n_taps), n_out)
+    if n_taps >= n_out:
+        y = fft_convolve(x, highpass_impulse_response(cutoff, q, sample_rate, n_taps), n_out)
+    else:
+        n_fft = next_fast_len(x.shape[-1] + n_taps - 1, real=True)
+        response = highpass_frequency_response(cutoff, q, sample_rate, n_fft).to(_complex(x.dtype))
+        y = _fit(torch.fft.irfft(torch.fft.rfft(x, n=n_fft) * response, n=n_fft), n_out)
     return y.clamp(-1.0, 1.0) if clamp else y
+
+
+def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
+    """Cut or zero-pad the last axis of y to n samples."""
+    return y[..., :n] if y.shape[-1] >= n else torch.nn.functional.pad(y, (0, n - y.shape[-1]))
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64

@@ -5,7 +5,14 @@ import pytest
 import scipy.signal
 import torch
 
-from synths.biquad import fft_convolve, highpass, highpass_coefficients, highpass_impulse_response
+from synths.biquad import (
+    fft_convolve,
+    highpass,
+    highpass_coefficients,
+    highpass_frequency_response,
+    highpass_impulse_response,
+    response_length,
+)
 
 SR = 44100
 N = 44100
@@ -64,10 +71,14 @@ def test_fft_convolve_is_linear_not_circular() -> None:
     torch.testing.assert_close(y, expected)
 
 
-def test_gradcheck_cutoff_and_q() -> None:
-    x = torch.randn(2, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    fc = torch.tensor([300.0, 15000.0], dtype=torch.float64, requires_grad=True)
-    q = torch.tensor([0.6, 8.0], dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("cutoffs, qs", [((300.0, 200.0), (0.6, 8.0)), ((5000.0, 15000.0), (0.7, 2.0))])
+def test_gradcheck_cutoff_and_q(cutoffs: tuple[float, float], qs: tuple[float, float]) -> None:
+    """Both paths: long responses (exact taps) and short ones (frequency response)."""
+    x = torch.randn(2, 512, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    fc = torch.tensor(cutoffs, dtype=torch.float64, requires_grad=True)
+    q = torch.tensor(qs, dtype=torch.float64, requires_grad=True)
+    n_taps = response_length(fc, q, SR, 512, tol=2.2e-16)
+    assert (n_taps == 512) == (cutoffs[0] == 300.0)
     assert torch.autograd.gradcheck(lambda f, r: highpass(x, f, r, SR), (fc, q))
 
 
@@ -101,3 +112,12 @@ def test_short_input_extended_to_output_length(signal: np.ndarray) -> None:
         np.testing.assert_allclose(y[i], scipy.signal.lfilter(b[i].numpy(), a[i].numpy(), padded), atol=1e-9)
     with pytest.raises(ValueError, match="n_out"):
         highpass(head, fc, q, SR, n_out=100)
+
+
+def test_frequency_response_is_the_dft_of_the_impulse_response() -> None:
+    fc = torch.tensor([3000.0, 21000.0], dtype=torch.float64)
+    q = torch.tensor([0.7, 4.0], dtype=torch.float64)
+    h = highpass_impulse_response(fc, q, SR, 4096)
+    torch.testing.assert_close(
+        highpass_frequency_response(fc, q, SR, 4096), torch.fft.rfft(h), atol=1e-9, rtol=0
+    )

@@ -133,10 +133,12 @@ def test_noise_drawn_per_item_from_seed() -> None:
     theta = torch.full((3, 14), 0.5)
     theta[:, 12] = 1.0  # loud noise
     y = s(theta, torch.tensor([1, 2, 1]))
-    assert torch.equal(y[0], y[2]) and not torch.allclose(y[0], y[1])
+    # Same seed, same sound (to FFT rounding: batched FFT rows may take different SIMD paths).
+    torch.testing.assert_close(y[0], y[2], atol=1e-6, rtol=0)
+    assert not torch.allclose(y[0], y[1], atol=1e-3)
     fixed = TR808(pre_delay=0, max_shift=0, fixed_noise=True)
     y = fixed(theta, torch.tensor([1, 2, 1]))
-    assert torch.equal(y[0], y[1])
+    torch.testing.assert_close(y[0], y[1], atol=1e-6, rtol=0)
 
 
 def test_batch_equals_single_items() -> None:
