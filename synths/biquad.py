@@ -1,11 +1,13 @@
 """Differentiable, batched RBJ/Butterworth-style biquad high-pass without a per-sample recursion.
 
 The reference runs ``torchaudio.functional.lfilter`` (a sequential loop, output clamped to [-1, 1]).
-Here the filter's impulse response is written in closed form from its pole pair and convolved with the
-input by FFT at length ≥ 2N - 1, so the first N output samples equal the causal IIR filter exactly (up
-to rounding): no truncation of the infinite response is involved, because samples beyond N never reach
-the first N outputs.  Everything is elementwise or an FFT, hence fast, batched and differentiable in the
-cutoff and Q.
+Here the filter's impulse response is written in closed form from its pole pair.  A bound on its
+remaining absolute sum gives the number of taps L after which it is below the dtype's epsilon; the
+input (length M) is then filtered by one FFT of length ≥ M + L - 1: multiplied by the analytic
+frequency response when L is shorter than the output (what wraps around is below epsilon), or by the
+FFT of the exact taps otherwise (samples beyond the output never reach it, so nothing is truncated).
+The result equals the causal IIR filter (``lfilter``) to rounding; everything is elementwise or an
+FFT, hence fast, batched and differentiable in the cutoff and Q.
 
 Derivation (K = tan(π fc / sr), D = 1 + K/Q + K², w = sqrt(4 - 1/Q²)):
 b = (1, -2, 1)/D, a = (1, 2(K²-1)/D, (1 - K/Q + K²)/D); poles p = ((1 - K²) ± jKw)/D = r·e^{±jθ} with
