@@ -80,7 +80,9 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     load = os.getloadavg()[0]
     print(
-        f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}, load avg {load:.1f}\n"
+        f"torch {torch.__version__}, {args.threads} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']},"
+        " "
+        f"median of {args.repeats}, load avg {load:.1f}\n"
     )
 
     tr808 = synths.get("tr808")
