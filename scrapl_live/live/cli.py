@@ -95,7 +95,7 @@ def _plugin_sink(args: argparse.Namespace, names: list[str], sr: int) -> list[ob
     return [PluginSink(args.plugin, _mapping(args, names), names, sr)]
 
 
-def _summary(engine, title: str) -> None:  # noqa: ANN001 - Engine
+def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN001 - Engine
     from rich.console import Console
     from rich.table import Table
 
@@ -107,7 +107,7 @@ def _summary(engine, title: str) -> None:  # noqa: ANN001 - Engine
         table.add_row(str(i + 1), f"{h.t_samples / engine.sample_rate:.3f}", f"{h.velocity:.2f}", *values)
     console = Console()
     console.print(table)
-    rep = engine.latency.report(engine.sample_rate, engine.block_size, engine.window)
+    rep = engine.latency.report(engine.sample_rate, engine.block_size, engine.window, device_ms)
     parts = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in rep.items() if k.endswith("_ms"))
     console.print(f"{len(engine.hits)} events; latency parts (ms): {parts}")
 
@@ -173,7 +173,7 @@ def _live(args: argparse.Namespace) -> int:
         pass
     finally:
         engine.close()
-    _summary(engine, "live session")
+    _summary(engine, "live session", stream.device_latency_ms)
     print(f"xruns {stream.xruns}, engine underruns {stream.underruns}, errors {engine.errors}")
     return 0
 

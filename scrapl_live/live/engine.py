@@ -51,7 +51,6 @@ class Hit:
     params: dict[str, float]
     voice: np.ndarray | None = field(default=None, repr=False)
     voice_gain: float = 1.0
-    rms: float = 0.0
     detected_at: float = 0.0  # perf_counter when the job was queued
     inference_ms: float = 0.0
     render_ms: float = 0.0
@@ -239,8 +238,8 @@ class Engine:
         t1 = time.perf_counter()
         peak = float(np.max(np.abs(win))) if win.size else 0.0
         velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
-        hit = Hit(start, velocity, theta, self._physical(theta), rms=float(np.sqrt(np.mean(win**2))),
-                  detected_at=t_det, inference_ms=1e3 * (t1 - t0))
+        hit = Hit(start, velocity, theta, self._physical(theta), detected_at=t_det,
+                  inference_ms=1e3 * (t1 - t0))
         if self.mode != "hits" or not self.play_voices:
             yield hit
             return

@@ -117,13 +117,19 @@ def test_hit_through_jack_gives_synth_audio_and_midi(models: dict[str, Path], tm
             (tmp_path / "go").touch()
             _, err = player.communicate(timeout=120)
             assert player.returncode == 0, err[-2000:]
+            messages = []  # read while the ports are open: JACK delivers MIDI in its next cycles
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(m[0] & 0xF0 == 0x90 for m in messages):
+                while (msg := rx.get_message()) is not None:
+                    messages.append(msg[0])
+                time.sleep(0.01)
+            time.sleep(0.1)
+            while (msg := rx.get_message()) is not None:
+                messages.append(msg[0])
     finally:
         if player.poll() is None:
             player.kill()
         engine.close()
-    messages = []
-    while (msg := rx.get_message()) is not None:
-        messages.append(msg[0])
     rx.delete()
     rec = np.load(tmp_path / "rec.npy")
     assert len(engine.hits) >= 1
