@@ -87,6 +87,12 @@ def _eval(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(report, args.out)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    if args.update_card:
+        if not str(args.model).endswith(".onnx"):
+            raise ValueError(f"--update-card needs an .onnx model with its card, got model={args.model}")
+        from scrapl_live.train.evaluate import add_to_card
+
+        print(f"recorded the evaluation in {add_to_card(report, args.model)}")
     return 0
 
 
@@ -124,6 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--jtfs", action=argparse.BooleanOptionalAction, default=True, help="full-JTFS distance")
     e.add_argument("--out", default=None, help="output stem (default: beside the model, <stem>.eval)")
     e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--update-card", action="store_true", help="record the results in the .onnx model's card")
     e.set_defaults(func=_eval)
 
     d = subparsers.add_parser("data", help="build training corpora")

@@ -148,3 +148,23 @@ def write_report(report: dict[str, Any], out: str | Path | None = None) -> tuple
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     md_path.write_text(markdown_table(report))
     return json_path, md_path
+
+
+def add_to_card(report: dict[str, Any], model: str | Path) -> Path:
+    """Record ``report`` under ``evaluation`` in the card beside an ``.onnx`` model, plus the synth options
+    the model was trained with (``synth_options``, e.g. tr808 without pre-delay); returns the card path."""
+    from scrapl_live.encoder.card import card_path, load_card
+
+    card = load_card(model)
+    cfg = _train_config(card)
+    entry = {k: report[k] for k in ("data", "split", "n_items", "metrics")}
+    if "theta_l1_permille_per_param" in report:
+        entry["theta_l1_permille_per_param"] = report["theta_l1_permille_per_param"]
+    kept = [
+        e for e in card.get("evaluation", []) if (e["data"], e["split"]) != (entry["data"], entry["split"])
+    ]
+    card["evaluation"] = [*kept, entry]
+    card["synth_options"] = cfg.synth_options
+    path = card_path(model)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path

@@ -69,3 +69,21 @@ def test_tr808_folder_report_has_feature_metrics(tmp_path) -> None:
     assert names <= set(report["metrics"]) and all(np.isfinite(v) for v in report["metrics"].values())
     with pytest.raises(ValueError, match="split"):
         evaluate_model(ckpt, "synthetic", "all")
+
+
+@pytest.mark.slow
+def test_update_card_records_evaluation(tmp_path) -> None:
+    from scrapl_live.encoder.card import load_card
+    from scrapl_live.encoder.export import export_onnx
+    from scrapl_live.train.evaluate import add_to_card
+
+    torch.set_num_threads(1)
+    enc, ckpt = _checkpoint(tmp_path, "tr808")
+    onnx_path = tmp_path / "tr808.onnx"
+    export_onnx(enc, onnx_path, torch.load(ckpt, weights_only=True)["card"])
+    report = evaluate_model(onnx_path, "synthetic", "test", max_items=2, batch_size=2, jtfs=False)
+    add_to_card(report, onnx_path)
+    add_to_card(report, onnx_path)  # same data/split replaces, never duplicates
+    card = load_card(onnx_path)  # still a valid card for the same ONNX file
+    assert len(card["evaluation"]) == 1 and card["evaluation"][0]["n_items"] == 2
+    assert card["synth_options"] == {"pre_delay": 0, "max_shift": 0}
