@@ -43,6 +43,13 @@ def _train_config(card: dict[str, Any]) -> TrainConfig:
     return TrainConfig.from_dict(saved) if saved else TrainConfig(synth=card["synth"])
 
 
+def spread_indices(n_items: int, max_items: int) -> torch.Tensor:
+    """``min(max_items, n_items)`` indices spread evenly over [0, n_items) (the whole set when it fits), so a
+    subset of the pair-major θ grid still covers every θ region."""
+    n = min(max_items, n_items)
+    return torch.linspace(0, n_items - 1, n).round().long() if n > 1 else torch.zeros(n, dtype=torch.long)
+
+
 def _batches(cfg: TrainConfig, synth: torch.nn.Module, data: str, split: str, max_items: int, bs: int):
     """Yield (target audio (b, 1, N), true θ (b, U) or None) over the evaluation set."""
     from scrapl_live.train.data import synthetic_dataset
@@ -52,16 +59,16 @@ def _batches(cfg: TrainConfig, synth: torch.nn.Module, data: str, split: str, ma
         if split == "all":
             raise ValueError("split='all' is only for folders of one-shots; use train, val or test")
         ds = synthetic_dataset(cfg, split, synth.params)
-        n = min(max_items, len(ds))
-        for i in range(0, n, bs):
-            theta, seed = ds.theta[i : min(i + bs, n)], ds.seed[i : min(i + bs, n)]
+        idx = spread_indices(len(ds), max_items)
+        for i in range(0, len(idx), bs):
+            theta, seed = ds.theta[idx[i : i + bs]], ds.seed[idx[i : i + bs]]
             with torch.no_grad():
                 yield synth(theta, seed), theta
         return
     ds = OneShotFolderDataset(data, synth.sample_rate, synth.n_samples, split, split_seed=cfg.seed)
-    n = min(max_items, len(ds))
-    for i in range(0, n, bs):
-        yield ds.audio[i : min(i + bs, n), None], None
+    idx = spread_indices(len(ds), max_items)
+    for i in range(0, len(idx), bs):
+        yield ds.audio[idx[i : i + bs], None], None
 
 
 def evaluate_model(
