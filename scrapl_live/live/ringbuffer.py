@@ -82,3 +82,9 @@ class RingBuffer:
             np.copyto(dst[first:n], self._buf[: n - first])
         self._read += n  # release the space after the copy
         return n
+
+    def discard(self, n: int) -> int:
+        """Consumer: drop up to ``n`` of the oldest frames without copying; returns frames dropped."""
+        n = max(0, min(int(n), self._written - self._read))
+        self._read += n
+        return n

@@ -70,12 +70,16 @@ class DuplexRings:
     callback: input channel 0 → ``in_ring``; ``out_ring`` → output channel 0, copied to the others.
     """
 
-    def __init__(self, block_size: int, ring_blocks: int = 32) -> None:
+    def __init__(self, block_size: int, ring_blocks: int = 32, max_queue_blocks: int = 1) -> None:
+        """max_queue_blocks: output blocks allowed to wait in the ring; older ones are dropped, so a
+        late engine block (an underrun) does not add a block of latency for the rest of the session."""
         self.in_ring = RingBuffer(ring_blocks * block_size)
         self.out_ring = RingBuffer(ring_blocks * block_size)
         self.xruns = 0  # PortAudio-reported over/underflows
         self.underruns = 0  # callbacks where the engine had not delivered the block yet
         self.callbacks = 0
+        self.dropped = 0  # output frames dropped to keep the latency bounded
+        self.max_queue = max_queue_blocks * block_size
         self.armed = False  # count underruns only once the engine runs
 
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any,
@@ -85,6 +89,9 @@ class DuplexRings:
         if status:
             self.xruns += 1
         self.in_ring.write(indata[:, 0])
+        excess = self.out_ring.available() - self.max_queue
+        if excess > 0:
+            self.dropped += self.out_ring.discard(excess)
         got = self.out_ring.read_into(outdata[:, 0])
         if got < frames:
             outdata[got:, 0] = 0.0

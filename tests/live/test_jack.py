@@ -30,21 +30,28 @@ def test_callback_copies_between_rings_without_allocating() -> None:
     indata = rng.standard_normal((bs, 1)).astype(np.float32)
     outdata = np.zeros((bs, 2), np.float32)
     played = rng.standard_normal(bs * 4).astype(np.float32)
-    rings.out_ring.write(played)
     rings.callback(indata, outdata, bs, None, None)  # warm-up (first-call caches)
+    heard = np.zeros((3, bs), np.float32)
     tracemalloc.start()
     base, _ = tracemalloc.get_traced_memory()
-    for _ in range(3):
+    for i in range(3):
+        rings.out_ring.write(played[i * bs : (i + 1) * bs])  # the worker delivers one block per callback
         rings.callback(indata, outdata, bs, None, None)
+        np.copyto(heard[i], outdata[:, 0])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    np.testing.assert_array_equal(heard.reshape(-1), played[: 3 * bs])
     assert peak - base < 4096  # a few transient view objects, no sample buffers
-    np.testing.assert_array_equal(outdata[:, 0], played[3 * bs : 4 * bs])
+    rings.out_ring.write(played[:bs])  # a late block and the current one arrive together:
+    rings.out_ring.write(played[3 * bs :])
+    rings.callback(indata, outdata, bs, None, None)
+    np.testing.assert_array_equal(outdata[:, 0], played[3 * bs :])  # play the newest, drop the late one
+    assert rings.dropped == bs
     np.testing.assert_array_equal(outdata[:, 1], outdata[:, 0])
     rings.armed = True
     rings.callback(indata, outdata, bs, None, "input overflow")
     assert np.all(outdata == 0) and rings.underruns == 1 and rings.xruns == 1
-    assert rings.in_ring.available() == 5 * bs
+    assert rings.in_ring.available() == 6 * bs
 
 
 def _jack(*args: str) -> str:
