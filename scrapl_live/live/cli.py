@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--midi-port", default=None, help="send MIDI to this port ('virtual' = own port)")
     p.add_argument("--buffer", type=int, default=256, help="block size in frames")
     p.add_argument("--sample-rate", type=int, default=48000)
+    p.add_argument("--queue-blocks", type=int, default=1,
+                   help="output blocks allowed to queue (1 = lowest latency, more = fewer dropouts)")
     p.add_argument("--watch", action="store_true", help="hot-swap the model when its file changes")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-voices", action="store_true", help="do not play our synth voices")
@@ -161,7 +163,8 @@ def _live(args: argparse.Namespace) -> int:
                     threads=args.threads, async_inference=True)
     if args.watch:
         engine.slot.watch(model.path)
-    stream = LiveStream(engine, args.input, args.output, jack_client_name="scrapl-live")
+    stream = LiveStream(engine, args.input, args.output, queue_blocks=args.queue_blocks,
+                        jack_client_name="scrapl-live")
     print(f"live: {model.synth} encoder {model.path.name}, {args.sample_rate} Hz, {args.buffer}-frame "
           f"blocks (device latency {stream.device_latency_ms:.1f} ms); Ctrl-C to stop")
     try:

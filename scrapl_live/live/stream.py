@@ -105,19 +105,22 @@ class LiveStream:
     """Runs ``engine`` on a duplex PortAudio stream at the engine's rate and block size.
 
     input_device/output_device: see :func:`resolve_device`; channels: output channels to fill.
-    ``ring_blocks`` blocks of ring capacity absorb scheduling jitter of the worker thread.
+    ``ring_blocks`` blocks of ring capacity; ``queue_blocks``: output blocks that may wait for the
+    callback (1 = lowest latency; more absorbs worker jitter at one block of latency each).
     """
 
     def __init__(self, engine: Engine, input_device: str | int | None = None,
                  output_device: str | int | None = None, channels: int = 1, ring_blocks: int = 32,
-                 jack_client_name: str | None = None) -> None:
+                 queue_blocks: int = 1, jack_client_name: str | None = None) -> None:
         import sounddevice as sd
 
         if jack_client_name:
             set_jack_client_name(jack_client_name)
         self.engine = engine
         bs = engine.block_size
-        self.rings = DuplexRings(bs, ring_blocks)
+        if not 1 <= queue_blocks < ring_blocks:
+            raise ValueError(f"queue_blocks must be in [1, {ring_blocks}), got {queue_blocks}")
+        self.rings = DuplexRings(bs, ring_blocks, queue_blocks)
         self._in_block = np.zeros(bs, dtype=np.float32)
         self._running = False
         self._worker: threading.Thread | None = None
