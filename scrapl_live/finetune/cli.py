@@ -1,4 +1,9 @@
-"""Fine-tune sub-commands: ``scrapl-live finetune add FILES... --store DIR [--model PATH]``."""
+"""Fine-tune sub-commands: ``scrapl-live finetune add | run | status``.
+
+``add FILES... --store DIR [--model PATH]`` fills the capture store; ``run --model M --store DIR --out O``
+fine-tunes in a supervised background process (restarted on crash) until Ctrl-C or ``--steps``;
+``status --out O [--png P]`` prints samples, steps, the held-out curve and the current model.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="what to do when the cap is reached")
     p.set_defaults(func=_add)
 
+    r = sub.add_parser(
+        "run", help="fine-tune the encoder on the capture store with SCRAPL (background worker)",
+        description="Trains the model on the store's samples with SCRAPL + P-Adam/P-SAGA in a separate, "
+        "low-priority process (restarted with backoff if it crashes), evaluates a held-out part of the "
+        "samples and exports OUT/model.onnx + card whenever the held-out distance improves. Stopping and "
+        "running again resumes from OUT/ckpt/last.pt.",
+    )
+    r.add_argument("--model", type=Path, required=True, help="start model (.onnx with its card, or .pt)")
+    r.add_argument("--store", type=Path, required=True, help="capture store folder")
+    r.add_argument("--out", type=Path, default=Path("runs/finetune"), help="output folder")
+    r.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
+    r.add_argument("--batch-size", type=int, default=4)
+    r.add_argument("--lr", type=float, default=1e-4)
+    r.add_argument("--eval-every", type=int, default=25, help="steps between held-out evaluations")
+    r.add_argument("--ckpt-every", type=int, default=25, help="steps between checkpoints")
+    r.add_argument("--eval-paths", type=int, default=16, help="fixed JTFS paths of the held-out metric")
+    r.add_argument("--holdout", type=float, default=0.25, help="held-out fraction of the samples")
+    r.add_argument("--theta-is", action="store_true", help="θ-IS warm-up on the user's samples first")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    r.add_argument("--threads", type=int, default=1, help="torch threads on CPU (default 1)")
+    r.add_argument("--foreground", action="store_true", help="train in this process (no supervisor)")
+    r.set_defaults(func=_run)
+
+    st = sub.add_parser("status", help="fine-tune progress: samples, steps, held-out curve, model")
+    st.add_argument("--out", type=Path, default=Path("runs/finetune"), help="the run's output folder")
+    st.add_argument("--png", type=Path, default=None, help="also write the held-out curve as a PNG")
+    st.set_defaults(func=_status)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
@@ -57,4 +90,52 @@ def _add(args: argparse.Namespace) -> int:
     print(f"store {args.store}: {stats.count} samples, {stats.bytes / 1e6:.1f} MB")
     for path in report.files_without_hits:
         print(f"warning: no {args.mode} found in {path}")
+    return 0
+
+
+def finetune_config(args: argparse.Namespace) -> object:
+    """The :class:`~scrapl_live.finetune.worker.FinetuneConfig` of ``finetune run``'s flags."""
+    from scrapl_live.finetune.worker import FinetuneConfig
+
+    if not args.model.is_file():
+        raise FileNotFoundError(f"--model not found: {args.model}")
+    if not args.store.is_dir():
+        raise FileNotFoundError(f"--store: capture store folder not found: {args.store}")
+    return FinetuneConfig(model=str(args.model), store=str(args.store), out_dir=str(args.out),
+                          max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                          eval_every=args.eval_every, ckpt_every=args.ckpt_every, eval_paths=args.eval_paths,
+                          holdout_frac=args.holdout, theta_is=args.theta_is, device=args.device,
+                          threads=args.threads)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from scrapl_live.finetune.supervisor import Supervisor
+    from scrapl_live.finetune.worker import FinetuneWorker
+
+    cfg = finetune_config(args)
+    if args.foreground:
+        step = FinetuneWorker(cfg).run()
+        print(f"stopped at step {step}; checkpoint in {args.out / 'ckpt'}")
+        return 0
+    sup = Supervisor(cfg).start()
+    print(f"fine-tuning in the background; model exports go to {args.out / 'model.onnx'} (Ctrl-C stops)")
+    try:
+        while not sup.wait(1.0):
+            continue
+    except KeyboardInterrupt:
+        print("stopping: the worker writes its checkpoint")
+    finally:
+        sup.stop()
+    print(f"{sup.starts} worker run(s), {len(sup.crashes)} crash(es); "
+          f"status: scrapl-live finetune status --out {args.out}")
+    return 0 if sup.finished or not sup.crashes else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from scrapl_live.finetune.status import format_status, plot_status, read_status
+
+    status = read_status(args.out)
+    print(format_status(status))
+    if args.png is not None:
+        print(f"curve: {plot_status(status, args.png)}")
     return 0

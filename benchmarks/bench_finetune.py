@@ -1,0 +1,97 @@
+"""Background fine-tuning benchmark: worker steps/minute, and live-engine xruns while the worker trains.
+
+    python benchmarks/bench_finetune.py [--seconds 120] [--model models/tr808.onnx] [--batch-size 4]
+
+1. Fine-tune steps per minute of the worker process alone (CPU: niceness +10, 1 torch thread; GPU when
+   torch sees one), from its status.json after ``--seconds``; the store holds Hydrogen training-kit
+   kicks (``data/hydrogen/train``) when present, else tr808 renders.
+2. The live engine on a JACK dummy server (48 kHz, 256 frames) for ``--seconds`` with 8 hits/s played
+   into it (``bench_live.bench_jack``: xruns of the engine's stream vs the trivial player's, the peer),
+   while the supervised worker keeps training on the same CPU cores; then the worker's steps/minute
+   during that run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_live import _model, bench_jack  # noqa: E402
+
+from scrapl_live.finetune.status import read_status  # noqa: E402
+from scrapl_live.finetune.supervisor import Supervisor  # noqa: E402
+from scrapl_live.finetune.worker import FinetuneConfig  # noqa: E402
+from tests.finetune.helpers import fill_store, user_sounds  # noqa: E402
+
+
+def _wait_training(out: Path, timeout_s: float = 900.0) -> dict:
+    """Wait until the worker reports its first step; returns that status."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            st = read_status(out)
+            if st["state"] == "training":
+                return st
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"the fine-tune worker did not start training within {timeout_s:.0f} s")
+
+
+def _steps_over(sup: Supervisor, out: Path, seconds: float, during=None) -> tuple[float, int]:  # noqa: ANN001
+    """(steps per minute, steps) of the running worker over ``seconds`` (or over ``during()``)."""
+    s0, t0 = read_status(out)["step"], time.monotonic()
+    if during is None:
+        time.sleep(seconds)
+    else:
+        during()
+    s1, t1 = read_status(out)["step"], time.monotonic()
+    if sup.crashes:
+        raise RuntimeError(f"the worker crashed: {sup.crashes}")
+    return 60.0 * (s1 - s0) / (t1 - t0), s1 - s0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=120.0, help="length of each measurement")
+    ap.add_argument("--model", default=None, help="start model (default models/tr808.onnx, else untrained)")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=16, help="user sounds in the store")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    print(f"CPU cores available: {len(os.sched_getaffinity(0))}; torch CUDA: {torch.cuda.is_available()}")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        model = _model(args.model, tmp)
+        sounds, source = user_sounds(args.samples)
+        fill_store(tmp / "store", sounds)
+        out = tmp / "ft"
+        cfg = FinetuneConfig(model=str(model), store=str(tmp / "store"), out_dir=str(out),
+                             batch_size=args.batch_size, eval_every=10**9, ckpt_every=50)
+        print(f"model {model}; {len(sounds)} user sounds ({source}); batch {args.batch_size}")
+        sup = Supervisor(cfg).start()
+        try:
+            st = _wait_training(out)
+            print(f"worker on {st['device']}: {st['samples']['train']} train / "
+                  f"{st['samples']['heldout']} held-out samples")
+            rate, n = _steps_over(sup, out, args.seconds)
+            print(f"\n[1] worker alone: {rate:.2f} fine-tune steps/min ({n} steps in {args.seconds:.0f} s)")
+            rate, n = _steps_over(sup, out, args.seconds,
+                                  lambda: bench_jack(model, args.seconds, 8.0, tmp))
+            print(f"\n[2] worker during the JACK run: {rate:.2f} steps/min ({n} steps)")
+        finally:
+            sup.stop()
+
+
+if __name__ == "__main__":
+    main()
