@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from . import filters as fb
 from . import transform as tf
@@ -222,7 +223,7 @@ class JTFS(nn.Module):
         for n2 in cfg.valid_n2:
             fn = _SecondOrderBlock(self, n2, [k for k, _ in s.groups], s.n1_max)
             if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-                coeffs.append(torch.utils.checkpoint.checkpoint(fn, *tensors, use_reentrant=False))
+                coeffs.append(checkpoint(fn, *tensors, use_reentrant=False))
             else:
                 coeffs.append(fn(*tensors))
         return torch.cat(coeffs, dim=1)[..., cfg.unpad_start : cfg.unpad_stop]
