@@ -73,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         model = _model(args.model, tmp)
-        sounds, source = user_sounds(args.samples)
+        sounds, source = user_sounds(args.samples, hydrogen=True)
         fill_store(tmp / "store", sounds)
         out = tmp / "ft"
         cfg = FinetuneConfig(model=str(model), store=str(tmp / "store"), out_dir=str(out),

@@ -51,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watch", action="store_true", help="hot-swap the model when its file changes")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-voices", action="store_true", help="do not play our synth voices")
+    p.add_argument("--capture", type=Path, default=None,
+                   help="store every analysed hit (window + θ̂) in this capture store, in the background")
+    p.add_argument("--finetune", type=Path, default=None, metavar="OUT",
+                   help="fine-tune on the --capture store in a background process (exports to OUT) and "
+                   "hot-swap each improved model")
     p.set_defaults(func=_live)
 
     p = subparsers.add_parser("devices", help="list audio devices and MIDI ports")
@@ -163,6 +168,7 @@ def _live(args: argparse.Namespace) -> int:
                     threads=args.threads, async_inference=True)
     if args.watch:
         engine.slot.watch(model.path)
+    capture, tuner = _finetune_parts(args, engine, model.path)
     stream = LiveStream(engine, args.input, args.output, queue_blocks=args.queue_blocks,
                         jack_client_name="scrapl-live")
     print(f"live: {model.synth} encoder {model.path.name}, {args.sample_rate} Hz, {args.buffer}-frame "
@@ -176,9 +182,37 @@ def _live(args: argparse.Namespace) -> int:
         pass
     finally:
         engine.close()
+        if tuner is not None:
+            tuner.stop()
+        if capture is not None:
+            capture.close()
     _summary(engine, "live session", stream.device_latency_ms)
     print(f"xruns {stream.xruns}, engine underruns {stream.underruns}, errors {engine.errors}")
     return 0
+
+
+def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa: ANN001, ANN202
+    """``--capture``: BackgroundCapture fed by the engine; ``--finetune``: the supervised worker on that
+    store, its exports watched and hot-swapped. Returns (capture or None, supervisor or None)."""
+    if args.finetune is not None and args.capture is None:
+        raise ValueError("--finetune needs --capture DIR (the store it learns from)")
+    if args.capture is None:
+        return None, None
+    from scrapl_live.finetune.capture import BackgroundCapture
+    from scrapl_live.finetune.store import CaptureStore
+
+    capture = BackgroundCapture(CaptureStore(args.capture))
+    engine.capture = capture.submit
+    if args.finetune is None:
+        return capture, None
+    from scrapl_live.finetune.supervisor import Supervisor
+    from scrapl_live.finetune.worker import FinetuneConfig
+
+    tuner = Supervisor(FinetuneConfig(model=str(model_path), store=str(args.capture),
+                                      out_dir=str(args.finetune))).start()
+    engine.slot.watch(args.finetune / "model.onnx")
+    print(f"fine-tuning in the background: store {args.capture}, exports {args.finetune / 'model.onnx'}")
+    return capture, tuner
 
 
 def _devices(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +127,9 @@ class Engine:
         self.hits: list[Hit] = []
         self.latency = LatencyStats()
         self.errors = 0
+        self.capture: Callable[[np.ndarray, int, np.ndarray, dict], object] | None = None
+        """Optional per-hit callback (analysed window (W,) at the model rate, that rate, θ̂ (U,), metadata),
+        called on the inference thread; must not block (``finetune.BackgroundCapture.submit``)."""
         self._outstanding = 0  # jobs submitted but not yet applied
         self._n_jobs = 0
         if self.head_synth is not None:  # first renders are slow (allocations, caches): warm both now
@@ -235,6 +238,9 @@ class Engine:
         x = resample(win, self.sample_rate, model.sample_rate)
         x = np.pad(x, (0, max(0, model.window - x.size)))[: model.window]
         theta = model.infer(x)
+        if self.capture is not None:
+            self._call(self.capture, x, model.sample_rate, theta,
+                       {"start_s": start / self.sample_rate, "model": str(model.path), "synth": model.synth})
         t1 = time.perf_counter()
         peak = float(np.max(np.abs(win))) if win.size else 0.0
         velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))

@@ -32,12 +32,13 @@ def export_start_model(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def user_sounds(n: int) -> tuple[list[np.ndarray], str]:
-    """``n`` one-shots (CAPTURE,) float32 at SR: kicks and snares of the Hydrogen training kits (never the
-    TR808EmulationKit test kit) when ``scrapl-live data hydrogen data/hydrogen`` was run, else tr808
-    renders from a fixed "user" region of θ (low, short, dark hits)."""
+def user_sounds(n: int, hydrogen: bool = False) -> tuple[list[np.ndarray], str]:
+    """``n`` one-shots (CAPTURE,) float32 at SR: with ``hydrogen``, kicks of the Hydrogen training kits
+    (never the TR808EmulationKit test kit) when ``scrapl-live data hydrogen data/hydrogen`` was run;
+    otherwise audible (RMS > -40 dBFS) tr808 renders from a fixed "user" region of θ (every normalised
+    parameter in [0.6, 0.9], away from the ≈ 0.5 of an untrained encoder)."""
     kicks = sorted(p for p in HYDROGEN_TRAIN.rglob("*") if p.suffix.lower() in (".wav", ".flac")
-                   and "kick" in p.name.lower() and "TR808" not in str(p))
+                   and "kick" in p.name.lower() and "TR808" not in str(p)) if hydrogen else []
     if len(kicks) >= n:
         from scrapl_live.audio import load_audio
 
@@ -52,10 +53,12 @@ def user_sounds(n: int) -> tuple[list[np.ndarray], str]:
 
     synth = synths.get("tr808", pre_delay=0, max_shift=0)
     gen = torch.Generator().manual_seed(7)
-    theta = 0.1 + 0.3 * torch.rand(n, synth.n_params, generator=gen)
+    theta = 0.6 + 0.3 * torch.rand(4 * n, synth.n_params, generator=gen)
     with torch.no_grad():
-        x = synth(theta, torch.arange(n))[:, 0, :CAPTURE]
-    return [row.numpy().astype(np.float32) for row in x], "tr808-region"
+        x = synth(theta, torch.arange(4 * n))[:, 0, :CAPTURE]
+    audible = [row.numpy().astype(np.float32) for row in x if row.square().mean().sqrt() > 0.01]
+    assert len(audible) >= n, "too few audible renders in the user region"
+    return audible[:n], "tr808-region"
 
 
 def fill_store(root: Path, sounds: list[np.ndarray]) -> CaptureStore:

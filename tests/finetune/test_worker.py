@@ -53,7 +53,7 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     model = export_start_model(tmp / "start.onnx")
     sounds, source = user_sounds(8)
     fill_store(tmp / "store", sounds)
-    cfg = small_config(tmp, model, tmp / "store", max_steps=6, batch_size=3)
+    cfg = small_config(tmp, model, tmp / "store", max_steps=6, batch_size=3, eval_paths=8)
     worker = FinetuneWorker(cfg)
     assert worker.run() == 6
     return {"tmp": tmp, "model": model, "worker": worker, "source": source, "cfg": cfg}
@@ -121,3 +121,27 @@ def test_status_command_and_png(short_run: dict, capsys: pytest.CaptureFixture[s
     assert "state stopped" in text and "step 6" in text and str(out / "model.onnx") in text
     assert text.count("  step ") == 4 and "exported" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_engine_capture_hook_fills_the_store(tmp_path: Path) -> None:
+    """``engine.capture = BackgroundCapture(store).submit``: every analysed hit lands in the store with the
+    window the encoder saw and the θ̂ the engine played."""
+    from scrapl_live.finetune.capture import BackgroundCapture
+    from scrapl_live.finetune.store import CaptureStore
+    from scrapl_live.live.engine import Engine
+    from scrapl_live.live.offline import run_signal
+    from tests.live.signals import hit_sequence
+
+    model = export_start_model(tmp_path / "m.onnx")
+    audio, _ = hit_sequence(4, SR, seed=3, levels_db=(-20.0, -6.0), gap_s=(0.3, 0.4))
+    engine = Engine(model, SR, 256, play_voices=False)
+    capture = BackgroundCapture(CaptureStore(tmp_path / "store"))
+    engine.capture = capture.submit
+    run_signal(engine, audio, tail_s=0.2)
+    engine.close()
+    capture.close()
+    samples = list(CaptureStore(tmp_path / "store").samples())
+    assert len(engine.hits) >= 1 and capture.stored == len(samples) == len(engine.hits)
+    for s, hit in zip(samples, engine.hits, strict=True):
+        np.testing.assert_array_equal(s.theta, hit.theta)
+        assert s.audio.shape == (engine.slot.current.window,) and s.meta["start_s"] == hit.t_samples / SR

@@ -94,13 +94,13 @@ def test_supervisor_restarts_crashing_worker_with_backoff(setup: tuple[Path, Pat
 @pytest.mark.slow
 def test_supervisor_recovers_after_a_kill(setup: tuple[Path, Path, Path]) -> None:
     tmp, model, store = setup
-    cfg = small_config(tmp, model, store, out_dir=str(tmp / "rec"), max_steps=3, batch_size=1)
+    cfg = small_config(tmp, model, store, out_dir=str(tmp / "rec"), max_steps=6, batch_size=1)
     sup = Supervisor(cfg, backoff_s=0.1).start()
     try:
         assert _wait_for(lambda: sup.pid is not None and (tmp / "rec" / "status.json").exists(), 300)
-        os.kill(sup.pid, signal.SIGKILL)
+        os.kill(sup.process.pid, signal.SIGKILL)
         assert sup.wait(600)
     finally:
         sup.stop()
     assert sup.finished and sup.starts == 2 and sup.crashes[0].exitcode == -signal.SIGKILL
-    assert load_last_checkpoint(tmp / "rec" / "ckpt")["step"] == 3
+    assert load_last_checkpoint(tmp / "rec" / "ckpt")["step"] == 6
