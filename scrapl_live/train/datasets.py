@@ -8,7 +8,6 @@ Splits are deterministic functions of the arguments, so a run can be reproduced 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -213,7 +212,3 @@ class OneShotFolderDataset(Dataset):
             x = torch.cat([x.new_zeros(d), x[: x.numel() - d]])
         return {"audio": x.unsqueeze(0), "index": torch.tensor(i)}  # audio: (1, n_samples)
 
-
-def steps_per_epoch(n_items: int, batch_size: int) -> int:
-    """Optimizer steps in one epoch when the last incomplete batch is dropped (at least 1)."""
-    return max(1, math.floor(n_items / batch_size))
