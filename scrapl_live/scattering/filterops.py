@@ -18,9 +18,16 @@ from .ops import decimate_spectrum
 SPARSE_FRACTION = 0.5
 
 
-class FilterDecimate(nn.Module):
-    """Multiply spectra by one filter (1-D) or a bank (2-D, shared input) and decimate by ``2^log2_factor``.
+def full_spectrum(z_half: torch.Tensor, length: int) -> torch.Tensor:
+    """Full FFT (..., length) of a real signal from its rfft (..., length // 2 + 1): Hermitian symmetry."""
+    return torch.cat([z_half, z_half[..., 1 : (length + 1) // 2].flip(-1).conj()], dim=-1)
 
+
+class FilterDecimate(nn.Module):
+    """Multiply the spectrum of a real signal by one filter (1-D) or a bank (2-D, shared input), decimate.
+
+    The input is the signal's rfft (half spectrum); the filters are not symmetric, so the negative
+    frequencies are read as conjugates of the positive ones (the values ``fft`` would give).
     spectra: (L,) or (n, L) float64, cast to float32 (the reference's filter precision) before the sparsity
     is taken.  Buffers are non-persistent, so the op follows ``.to()`` and stays out of state dicts.
     """
@@ -30,41 +37,45 @@ class FilterDecimate(nn.Module):
         h = torch.from_numpy(np.ascontiguousarray(spectra)).to(torch.float32)
         self.bank = h.ndim == 2
         self.log2_factor = log2_factor
-        self.out_len = h.shape[-1] >> log2_factor
+        self.length = h.shape[-1]
+        self.out_len = self.length >> log2_factor
         rows = h if self.bank else h.unsqueeze(0)
         self.sparse = bool((rows != 0).float().mean() <= SPARSE_FRACTION)
         if not self.sparse:
             self.register_buffer("h", h, persistent=False)
             return
-        idx, out_idx, vals, offsets = [], [], [], [0]
+        # Two gather lists: bins read directly (k <= L/2) and bins read as conjugates (k > L/2).
+        parts: dict[str, list[list[torch.Tensor]]] = {"pos": [[], [], []], "neg": [[], [], []]}
+        self.offsets: dict[str, list[int]] = {"pos": [0], "neg": [0]}
         for band, row in enumerate(rows):
             nz = torch.nonzero(row).squeeze(1)
-            idx.append(nz)
-            out_idx.append(nz % self.out_len + band * self.out_len)
-            vals.append(row[nz] / 2**log2_factor)
-            offsets.append(offsets[-1] + nz.numel())
-        self.offsets = offsets
-        self.register_buffer("idx", torch.cat(idx), persistent=False)
-        self.register_buffer("out_idx", torch.cat(out_idx), persistent=False)
-        self.register_buffer("h", torch.cat(vals), persistent=False)
+            for side, sel in (("pos", nz <= self.length // 2), ("neg", nz > self.length // 2)):
+                k = nz[sel]
+                parts[side][0].append(k if side == "pos" else self.length - k)
+                parts[side][1].append(k % self.out_len + band * self.out_len)
+                parts[side][2].append(row[k] / 2**log2_factor)
+                self.offsets[side].append(self.offsets[side][-1] + k.numel())
+        for side, (src, dst, vals) in parts.items():
+            self.register_buffer(f"{side}_src", torch.cat(src), persistent=False)
+            self.register_buffer(f"{side}_dst", torch.cat(dst), persistent=False)
+            self.register_buffer(f"{side}_h", torch.cat(vals), persistent=False)
 
-    def forward(self, z_hat: torch.Tensor, n: int | None = None) -> torch.Tensor:
-        """Filtered, decimated spectra.
+    def forward(self, z_half: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """Filtered, decimated (full) spectra from the rfft ``z_half`` (..., L/2+1) of real signals.
 
-        Single filter: z_hat (..., L) -> (..., L / 2^m).  Bank: z_hat (B, L) and the first ``n`` bands
-        (all if None) -> (B, n, L / 2^m).
+        Single filter: -> (..., L / 2^m).  Bank: z_half (B, L/2+1) and the first ``n`` bands (all if None)
+        -> (B, n, L / 2^m).
         """
-        if not self.bank:
-            if not self.sparse:
-                return decimate_spectrum(z_hat * self.h, self.log2_factor)
-            vals = z_hat.index_select(-1, self.idx) * self.h
-            out = z_hat.new_zeros(z_hat.shape[:-1] + (self.out_len,))
-            return out.index_add_(-1, self.out_idx, vals)
-        n = self.h.shape[0] if not self.sparse and n is None else n
         if not self.sparse:
-            return decimate_spectrum(z_hat.unsqueeze(-2) * self.h[:n], self.log2_factor)
-        n = len(self.offsets) - 1 if n is None else n
-        stop = self.offsets[n]
-        vals = z_hat.index_select(-1, self.idx[:stop]) * self.h[:stop]
-        out = z_hat.new_zeros(z_hat.shape[:-1] + (n * self.out_len,))
-        return out.index_add_(-1, self.out_idx[:stop], vals).unflatten(-1, (n, self.out_len))
+            z = full_spectrum(z_half, self.length)
+            if not self.bank:
+                return decimate_spectrum(z * self.h, self.log2_factor)
+            return decimate_spectrum(z.unsqueeze(-2) * self.h[:n], self.log2_factor)
+        bands = 1 if not self.bank else (len(self.offsets["pos"]) - 1 if n is None else n)
+        out = z_half.new_zeros(z_half.shape[:-1] + (bands * self.out_len,))
+        for side in ("pos", "neg"):
+            stop = self.offsets[side][bands]
+            vals = z_half.index_select(-1, getattr(self, f"{side}_src")[:stop])
+            vals = (vals if side == "pos" else vals.conj()) * getattr(self, f"{side}_h")[:stop]
+            out = out.index_add_(-1, getattr(self, f"{side}_dst")[:stop], vals)
+        return out.unflatten(-1, (bands, self.out_len)) if self.bank else out

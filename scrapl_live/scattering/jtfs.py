@@ -131,7 +131,7 @@ class JTFS(nn.Module):
         if not (isinstance(n1_max, int) and 1 <= n1_max <= len(self.cfg.psi1)):
             raise ValueError(f"n1_max must be an int in [1, {len(self.cfg.psi1)}], got {n1_max!r}")
         x_pad = nn.functional.pad(x, (self.cfg.pad_left, self.cfg.pad_right), mode="reflect")
-        x_hat = torch.fft.fft(x_pad)
+        x_hat = torch.fft.rfft(x_pad)
         psi1 = [
             (k, self.psi1[str(k)], min(stop, n1_max) - start)
             for k, (start, stop) in self.cfg.psi1_groups.items()

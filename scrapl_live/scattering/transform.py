@@ -18,7 +18,8 @@ from .ops import decimate_spectrum, modulus
 class Scalogram:
     """First-order ``|x * psi1|`` spectra for bands ``0..n1_max-1``, grouped by decimation level.
 
-    ``groups[i] = (k1, U_hat)`` with ``U_hat`` (B, n_i, N_pad / 2^k1) complex; bands are in n1 order.
+    ``groups[i] = (k1, U_hat)`` with ``U_hat`` (B, n_i, N_pad / 2^(k1+1) + 1) complex, the rfft of the
+    real ``|x * psi1|``; bands are in n1 order.
     """
 
     groups: list[tuple[int, torch.Tensor]]
@@ -28,12 +29,13 @@ class Scalogram:
 def first_order(
     x_hat: torch.Tensor, psi1: list[tuple[int, FilterDecimate, int]]
 ) -> list[tuple[int, torch.Tensor]]:
-    """Scalogram spectra: per level group, ``fft(|ifft(decimate(x_hat * psi1, 2^k1))|)`` (first n bands).
+    """Scalogram spectra: per level group, ``rfft(|ifft(decimate(x_hat * psi1, 2^k1))|)`` (first n bands).
 
-    x_hat: (B, N_pad) complex; psi1: [(k1, bank op, n)] -> [(k1, (B, n, N_pad/2^k1) complex)].
+    x_hat: (B, N_pad/2+1) rfft of the padded signal; psi1: [(k1, bank op, n)]
+    -> [(k1, (B, n, N_pad/2^(k1+1)+1) complex)].
     All bands of one group are computed as one batched tensor op.
     """
-    return [(k1, torch.fft.fft(modulus(torch.fft.ifft(op(x_hat, n))))) for k1, op, n in psi1]
+    return [(k1, torch.fft.rfft(modulus(torch.fft.ifft(op(x_hat, n))))) for k1, op, n in psi1]
 
 
 def second_order(
@@ -56,7 +58,7 @@ def frequency_spectrum(y: torch.Tensor, n_fr_pad: int) -> torch.Tensor:
 
 
 def time_lowpass(u_hat: torch.Tensor, phi: FilterDecimate) -> torch.Tensor:
-    """Real ``ifft(decimate(u_hat * phi))`` along the last axis, from a spectrum u_hat (..., L) complex."""
+    """Real ``ifft(decimate(u_hat * phi))`` along the last axis, from the rfft u_hat (..., L/2+1) of u."""
     return torch.fft.ifft(phi(u_hat)).real
 
 
@@ -80,10 +82,12 @@ def joint_paths(
     low-pass (first-order paths, already averaged); ``phi_fr`` None skips the frequency low-pass (spin 0).
     Returns (B, G, R, L') real.
     """
-    z = decimate_spectrum(y_hat.unsqueeze(1) * psi_fr.unsqueeze(-1), log2_fr, dim=-2)
-    u = modulus(torch.fft.ifft(z, dim=-2))
+    # One expression, so that the filtered spectrum is freed as soon as its inverse FFT exists.
+    u = modulus(
+        torch.fft.ifft(decimate_spectrum(y_hat.unsqueeze(1) * psi_fr.unsqueeze(-1), log2_fr, dim=-2), dim=-2)
+    )
     if phi_t is not None:
-        u = time_lowpass(torch.fft.fft(u), phi_t)
+        u = time_lowpass(torch.fft.rfft(u), phi_t)
     if phi_fr is not None:
         u = frequency_lowpass(u, phi_fr, log2_fr_factor)
     return u

@@ -135,9 +135,10 @@ def test_sparse_filter_decimation_equals_dense(bank: bool) -> None:
     spectra = spectra if bank else spectra[1]
     op = FilterDecimate(spectra, 2)
     assert op.sparse
-    z = torch.randn(2, 256, dtype=torch.complex64)
+    x = torch.randn(2, 256)
     h = torch.from_numpy(spectra).float()
+    z = torch.fft.fft(x)
     dense = decimate_spectrum((z.unsqueeze(1) if bank else z) * h, 2)
-    torch.testing.assert_close(op(z), dense)
+    torch.testing.assert_close(op(torch.fft.rfft(x)), dense)
     if bank:
-        torch.testing.assert_close(op(z, 2), dense[:, :2])
+        torch.testing.assert_close(op(torch.fft.rfft(x), 2), dense[:, :2])
