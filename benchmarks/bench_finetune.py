@@ -2,6 +2,7 @@
 
     python benchmarks/bench_finetune.py [--seconds 120] [--model models/tr808.onnx] [--batch-size 4]
 
+0. Baseline (peer, same run): the JACK run of step 2 below without the worker.
 1. Fine-tune steps per minute of the worker process alone (CPU: niceness +10, 1 torch thread; GPU when
    torch sees one), from its status.json after ``--seconds``; the store holds Hydrogen training-kit
    kicks (``data/hydrogen/train``) when present, else tr808 renders.
@@ -9,6 +10,7 @@
    into it (``bench_live.bench_jack``: xruns of the engine's stream vs the trivial player's, the peer),
    while the supervised worker keeps training on the same CPU cores; then the worker's steps/minute
    during that run.
+3. The held-out distance history of the whole run (starting model first).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="start model (default models/tr808.onnx, else untrained)")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--samples", type=int, default=16, help="user sounds in the store")
+    ap.add_argument("--eval-every", type=int, default=10, help="steps between held-out evaluations")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the JACK run without the worker")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"CPU cores available: {len(os.sched_getaffinity(0))}; torch CUDA: {torch.cuda.is_available()}")
@@ -77,8 +81,11 @@ def main() -> None:
         fill_store(tmp / "store", sounds)
         out = tmp / "ft"
         cfg = FinetuneConfig(model=str(model), store=str(tmp / "store"), out_dir=str(out),
-                             batch_size=args.batch_size, eval_every=10**9, ckpt_every=50)
+                             batch_size=args.batch_size, eval_every=args.eval_every, ckpt_every=50)
         print(f"model {model}; {len(sounds)} user sounds ({source}); batch {args.batch_size}")
+        if not args.no_baseline:
+            print("\n[0] baseline: the same JACK run without the worker")
+            bench_jack(model, args.seconds, 8.0, tmp)
         sup = Supervisor(cfg).start()
         try:
             st = _wait_training(out)
@@ -89,6 +96,10 @@ def main() -> None:
             rate, n = _steps_over(sup, out, args.seconds,
                                   lambda: bench_jack(model, args.seconds, 8.0, tmp))
             print(f"\n[2] worker during the JACK run: {rate:.2f} steps/min ({n} steps)")
+            hist = read_status(out)["history"]
+            print("\n[3] held-out distance (SCRAPL eval, 16 fixed paths) by step: "
+                  + ", ".join(f"{r['step']}: {r['heldout_distance']:.4f}{'*' if r['exported'] else ''}"
+                              for r in hist) + "  (* exported)")
         finally:
             sup.stop()
 

@@ -35,6 +35,9 @@ def save_checkpoint_durable(ckpt_dir: Path, ckpt: dict[str, Any]) -> Path:
     """Write ``last.pt`` durably (temp, fsync, rename, folder fsync); the old ``last.pt`` → ``prev.pt``."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     last, tmp = ckpt_dir / "last.pt", ckpt_dir / f".last.{os.getpid()}.tmp"
+    for stale in ckpt_dir.glob(".last.*.tmp"):  # left by a writer killed mid-checkpoint (one worker per dir)
+        if stale != tmp:
+            stale.unlink(missing_ok=True)
     with open(tmp, "wb") as f:
         torch.save(ckpt, f)
         f.flush()

@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -266,12 +267,20 @@ class FinetuneWorker:
 
     # Loop ----------------------------------------------------------------------------------------
     def run(self) -> int:
-        """Train until ``max_steps`` or a stop request; returns the step reached."""
+        """Train until ``max_steps`` or a stop request (SIGTERM/SIGINT, main thread); returns the step."""
+        in_main = threading.current_thread() is threading.main_thread()
+        sigs = (signal.SIGTERM, signal.SIGINT) if in_main else ()
+        old = {sig: signal.signal(sig, self.request_stop) for sig in sigs}
+        try:
+            return self._loop()
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def _loop(self) -> int:
         from scrapl_live.finetune.status import write_status
 
         cfg = self.cfg
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self.request_stop)
         t0, s0 = time.perf_counter(), self.step
         while not self._stop and (cfg.max_steps is None or self.step < cfg.max_steps):
             if self.data is None or self.step % cfg.rescan_every == 0:

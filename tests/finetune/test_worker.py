@@ -145,3 +145,23 @@ def test_engine_capture_hook_fills_the_store(tmp_path: Path) -> None:
     for s, hit in zip(samples, engine.hits, strict=True):
         np.testing.assert_array_equal(s.theta, hit.theta)
         assert s.audio.shape == (engine.slot.current.window,) and s.meta["start_s"] == hit.t_samples / SR
+
+
+def test_run_command_validates_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scrapl_live.cli import main
+    from scrapl_live.finetune.persist import load_last_checkpoint
+
+    model = export_start_model(tmp_path / "m.onnx")
+    assert main(["finetune", "run", "--model", str(model), "--store", str(tmp_path / "nope")]) == 1
+    assert "--store: capture store folder not found" in capsys.readouterr().err
+    assert main(["finetune", "run", "--model", str(tmp_path / "x.onnx"), "--store", str(tmp_path)]) == 1
+    assert "--model not found" in capsys.readouterr().err
+    sounds, _ = user_sounds(4)
+    fill_store(tmp_path / "s", sounds)
+    out = tmp_path / "o"
+    args = ["finetune", "run", "--model", str(model), "--store", str(tmp_path / "s"), "--out", str(out),
+            "--batch-size", "1", "--eval-paths", "2", "--foreground", "--steps"]
+    assert main([*args, "1"]) == 0
+    assert "stopped at step 1" in capsys.readouterr().out
+    assert main([*args, "2"]) == 0  # resumes: one more step
+    assert load_last_checkpoint(out / "ckpt")["step"] == 2

@@ -58,6 +58,8 @@ def test_kill9_leaves_loadable_checkpoint_and_resume_continues(setup: tuple[Path
         # wait until this run has written a new checkpoint, then kill at a random moment of the next ones
         start_step = -1 if before is None else before["step"]
         assert _wait_for(lambda s=start_step: _step(ckpt_dir) > s, 300), "worker wrote no checkpoint"
+        # temp files of writers killed earlier are gone once this worker has written its checkpoint
+        assert all(t.name == f".last.{p.pid}.tmp" for t in ckpt_dir.glob(".last.*.tmp"))
         time.sleep(rng.uniform(0.0, 3.0))
         os.kill(p.pid, signal.SIGKILL)
         p.join()
