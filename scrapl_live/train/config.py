@@ -55,6 +55,7 @@ class TrainConfig:
     val_items: int = 256  # validation subset size (deterministic: first items)
     dropout: float | None = None  # override the preset encoder dropout (None: preset)
     window: int | None = None  # encoder analysis window (None: preset)
+    init: str | None = None  # checkpoint whose encoder weights start the run (warm start; fresh optimiser)
 
     def __post_init__(self) -> None:
         for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", ("live", "paper"))):

@@ -61,6 +61,8 @@ class Trainer:
             enc_cfg = dataclasses.replace(enc_cfg, cnn=dataclasses.replace(enc_cfg.cnn, dropout=cfg.dropout))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.encoder = Encoder(enc_cfg).to(self.device)
+        if cfg.init is not None:
+            self._init_encoder(cfg.init)
         self.model: nn.Module = self.encoder
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.encoder)
@@ -81,6 +83,20 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
+
+    def _init_encoder(self, path: str) -> None:
+        """Copy the encoder weights of checkpoint ``path`` (e.g. a P-loss warm start) into this run's
+        encoder; optimiser, scheduler and loss state start fresh. ValueError when the encoders differ."""
+        from scrapl_live.encoder.presets import EncoderConfig
+
+        ckpt = ckpt_io.load_checkpoint(path)
+        if EncoderConfig.from_dict(ckpt["encoder_config"]) != self.encoder.config:
+            raise ValueError(
+                f"init checkpoint {path} holds a different encoder ({ckpt['encoder_config']}) "
+                f"than this run ({self.encoder.config.to_dict()})"
+            )
+        self.encoder.load_state_dict(ckpt["encoder_state"])
+        log.info("initialised the encoder from %s (step %s)", path, ckpt["step"])
 
     # Data ------------------------------------------------------------------------------------------
     def _build_data(self) -> None:

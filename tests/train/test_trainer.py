@@ -156,3 +156,24 @@ def test_ddp_two_gloo_ranks_match_one_process(tmp_path) -> None:
     for a, b in zip(rows_one, rows_two, strict=True):  # logged losses are global-batch means
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4)
         assert float(a["theta_l1"]) == pytest.approx(float(b["theta_l1"]), rel=1e-4)
+
+
+def test_init_copies_the_checkpoint_encoder_weights(tmp_path) -> None:
+    from scrapl_live.train.trainer import Trainer
+
+    torch.set_num_threads(1)
+    base = dict(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=2, dropout=0.0)
+    donor = Trainer(TrainConfig(**base, seed=1, out_dir=str(tmp_path / "a")))
+    with torch.no_grad():
+        for p in donor.encoder.parameters():
+            p.add_(torch.randn_like(p))  # weights no fresh seed-0 initialisation can have
+    donor_path = str(save_checkpoint(tmp_path / "donor.pt", donor.state(full=False)))
+    fresh = Trainer(TrainConfig(**base, seed=0, out_dir=str(tmp_path / "b")))
+    warm = Trainer(TrainConfig(**base, seed=0, out_dir=str(tmp_path / "c"), init=donor_path))
+    assert _state_equal(warm.encoder.state_dict(), donor.encoder.state_dict())
+    assert not _state_equal(warm.encoder.state_dict(), fresh.encoder.state_dict())
+    assert warm.state()["train_config"]["init"] == donor_path  # recorded in the card
+    with pytest.raises(ValueError, match="init checkpoint"):
+        Trainer(TrainConfig(**base, window=1024, out_dir=str(tmp_path / "d"), init=donor_path))
+    with pytest.raises(FileNotFoundError):
+        Trainer(TrainConfig(**base, out_dir=str(tmp_path / "e"), init=str(tmp_path / "missing.pt")))
