@@ -61,6 +61,7 @@ class Trainer:
             enc_cfg = dataclasses.replace(enc_cfg, cnn=dataclasses.replace(enc_cfg.cnn, dropout=cfg.dropout))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.encoder = Encoder(enc_cfg).to(self.device)
+        self.init_training: dict[str, Any] | None = None  # card["training"] of the --init checkpoint
         if cfg.init is not None:
             self._init_encoder(cfg.init)
         self.model: nn.Module = self.encoder
@@ -96,6 +97,7 @@ class Trainer:
                 f"than this run ({self.encoder.config.to_dict()})"
             )
         self.encoder.load_state_dict(ckpt["encoder_state"])
+        self.init_training = dict(ckpt["card"].get("training") or {})
         log.info("initialised the encoder from %s (step %s)", path, ckpt["step"])
 
     # Data ------------------------------------------------------------------------------------------
@@ -242,6 +244,8 @@ class Trainer:
             "training": {"command": self.command, "config": self.cfg.to_dict(), "steps": self.step},
             "metrics": {k: v for k, v in (self.best or {}).items() if k.startswith("val_")},
         }
+        if self.init_training is not None:  # the warm start's own training facts (e.g. stage A's command)
+            card["training"]["init"] = {"checkpoint": self.cfg.init, **self.init_training}
         out = {
             **encoder_checkpoint(self.encoder, card),
             "train_config": self.cfg.to_dict(),

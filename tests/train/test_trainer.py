@@ -163,7 +163,7 @@ def test_init_copies_the_checkpoint_encoder_weights(tmp_path) -> None:
 
     torch.set_num_threads(1)
     base = dict(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=2, dropout=0.0)
-    donor = Trainer(TrainConfig(**base, seed=1, out_dir=str(tmp_path / "a")))
+    donor = Trainer(TrainConfig(**base, seed=1, out_dir=str(tmp_path / "a")), command="stage A")
     with torch.no_grad():
         for p in donor.encoder.parameters():
             p.add_(torch.randn_like(p))  # weights no fresh seed-0 initialisation can have
@@ -172,7 +172,9 @@ def test_init_copies_the_checkpoint_encoder_weights(tmp_path) -> None:
     warm = Trainer(TrainConfig(**base, seed=0, out_dir=str(tmp_path / "c"), init=donor_path))
     assert _state_equal(warm.encoder.state_dict(), donor.encoder.state_dict())
     assert not _state_equal(warm.encoder.state_dict(), fresh.encoder.state_dict())
-    assert warm.state()["train_config"]["init"] == donor_path  # recorded in the card
+    assert warm.state()["train_config"]["init"] == donor_path  # recorded in the card, with its command
+    assert warm.state()["card"]["training"]["init"]["command"] == "stage A"
+    assert "init" not in fresh.state()["card"]["training"]
     with pytest.raises(ValueError, match="init checkpoint"):
         Trainer(TrainConfig(**base, window=1024, out_dir=str(tmp_path / "d"), init=donor_path))
     with pytest.raises(FileNotFoundError):
