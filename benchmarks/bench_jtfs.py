@@ -1,7 +1,9 @@
 """JTFS speed and memory: scrapl-live's JTFS vs the scrapl-loss reference, measured in the same run.
 
 Granular config (N=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8), 2 threads.  Each measurement
-runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own.  Prints times, peak RSS and ratios:
+runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own; ours and the reference alternate for
+--rounds rounds and the fastest repeat counts (robust to other load on a shared machine).  Prints times
+(minimum over repeats and rounds), peak RSS and ratios:
   - first-order scalogram forward (all 86 bands),
   - one path forward+backward (median over a spread of paths),
   - full JTFS forward+backward (all paths incl. first order; --full-batch, default 4).
@@ -32,7 +34,7 @@ def timed(fn, repeats):
     ts = []
     for _ in range(repeats):
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return min(ts)
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 """
@@ -84,7 +86,8 @@ def _ours(task: str, batch: int, repeats: int) -> tuple[float, float]:
     """Run one of our measurements in a fresh interpreter; returns (seconds, peak RSS MB)."""
     code = (
         _COMMON
-        + f"from scrapl_live.scattering import JTFS\ncfg, B, R, paths = {CFG!r}, {batch}, {repeats}, {PATHS!r}\n"
+        + "from scrapl_live.scattering import JTFS\n"
+        + f"cfg, B, R, paths = {CFG!r}, {batch}, {repeats}, {PATHS!r}\n"
         + textwrap.dedent(_OURS[task])
         + "print(__import__('json').dumps([result, rss_mb()]))\n"
     )
@@ -109,7 +112,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--full-batch", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--skip-full", action="store_true", help="skip the (slow, ~14 GB for the reference) full JTFS")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument(
+        "--skip-full", action="store_true", help="skip the (slow, ~14 GB for the reference) full JTFS"
+    )
     args = ap.parse_args()
     tasks = [("scalogram", args.batch), ("path", args.batch)]
     if not args.skip_full:
@@ -118,12 +124,18 @@ def main() -> None:
     print(f"{'measurement':<34}{'ours':>16}{'reference':>16}{'speed-up':>10}{'memory':>9}")
     for task, batch in tasks:
         repeats = 1 if task == "full" else args.repeats
-        t_ours, m_ours = _ours(task, batch, repeats)
-        t_ref, m_ref = _reference(task, batch, repeats)
-        label = {"scalogram": "scalogram fwd (86 bands)", "path": "one path fwd+bwd (median)",
-                 "full": "full JTFS fwd+bwd"}[task] + f", B={batch}"
-        print(f"{label:<34}{t_ours * 1e3:>9.0f} ms{t_ref * 1e3:>13.0f} ms{t_ref / t_ours:>9.2f}x"
-              f"{m_ours / m_ref:>8.2f}x")
+        runs = [(_ours(task, batch, repeats), _reference(task, batch, repeats)) for _ in range(args.rounds)]
+        t_ours, m_ours = min(r[0][0] for r in runs), max(r[0][1] for r in runs)
+        t_ref, m_ref = min(r[1][0] for r in runs), max(r[1][1] for r in runs)
+        label = {
+            "scalogram": "scalogram fwd (86 bands)",
+            "path": "one path fwd+bwd (median)",
+            "full": "full JTFS fwd+bwd",
+        }[task] + f", B={batch}"
+        print(
+            f"{label:<34}{t_ours * 1e3:>9.0f} ms{t_ref * 1e3:>13.0f} ms{t_ref / t_ours:>9.2f}x"
+            f"{m_ours / m_ref:>8.2f}x"
+        )
         print(f"{'  peak RSS':<34}{m_ours:>9.0f} MB{m_ref:>13.0f} MB")
 
 
