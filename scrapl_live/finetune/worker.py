@@ -71,9 +71,11 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 1  # torch threads on CPU
-    nice: int = 10  # niceness increment on CPU, so the audio threads win
+    nice: int = 10  # niceness increment on CPU (> 0 also selects SCHED_IDLE on Linux): audio threads win
 
     def __post_init__(self) -> None:
+        if self.nice < 0:
+            raise ValueError(f"nice must be >= 0 (an increment), got {self.nice}")
         for name in ("batch_size", "eval_every", "ckpt_every", "rescan_every", "min_samples",
                      "paths_per_step", "eval_paths", "threads", "theta_is_iters"):
             if int(getattr(self, name)) < 1:
@@ -103,6 +105,8 @@ class FinetuneWorker:
         if not cuda:
             torch.set_num_threads(cfg.threads)
             os.nice(cfg.nice)
+            if cfg.nice > 0 and hasattr(os, "SCHED_IDLE"):  # Linux: run only when a core is otherwise idle
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         ckpt = load_last_checkpoint(self.ckpt_dir)
         from scrapl_live.encoder.encoder import Encoder
         from scrapl_live.encoder.presets import EncoderConfig

@@ -160,7 +160,7 @@ def test_run_command_validates_and_resumes(tmp_path: Path, capsys: pytest.Captur
     fill_store(tmp_path / "s", sounds)
     out = tmp_path / "o"
     args = ["finetune", "run", "--model", str(model), "--store", str(tmp_path / "s"), "--out", str(out),
-            "--batch-size", "1", "--eval-paths", "2", "--foreground", "--steps"]
+            "--batch-size", "1", "--eval-paths", "2", "--nice", "0", "--foreground", "--steps"]
     assert main([*args, "1"]) == 0
     assert "stopped at step 1" in capsys.readouterr().out
     assert main([*args, "2"]) == 0  # resumes: one more step
