@@ -52,6 +52,16 @@ def waveform_and_spectrogram(
     ax_wave.set_title(title)
     ax_wave.grid(alpha=0.3)
 
+    log_spectrogram(ax_spec, x, sr)
+    ax_spec.set_xlabel("time (s)")
+    return fig
+
+
+def log_spectrogram(ax: Axes, x: np.ndarray, sr: int, label: str = "frequency (Hz)") -> None:
+    """Draw a dB spectrogram of mono float ``x`` (N,) on ``ax`` with a log-frequency axis and a colour bar.
+
+    ~50 ms Hann frames (20 Hz bins), hop a quarter frame; colours span ``DYNAMIC_RANGE_DB`` below the peak.
+    """
     n_fft = min(x.size, 2 ** round(math.log2(max(sr / 20.0, 64.0))))  # ~50 ms frames, 20 Hz bins
     hop = max(1, n_fft // 4)
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (n_fft // 2, n_fft // 2)), n_fft)[::hop]
@@ -60,7 +70,7 @@ def waveform_and_spectrogram(
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
     times = np.arange(frames.shape[0]) * hop / sr
     f_lo = freqs[1]
-    mesh = ax_spec.pcolormesh(
+    mesh = ax.pcolormesh(
         times,
         freqs[1:],
         db[1:],
@@ -69,9 +79,7 @@ def waveform_and_spectrogram(
         vmin=db.max() - DYNAMIC_RANGE_DB,
         vmax=db.max(),
     )
-    ax_spec.set_yscale("log")
-    ax_spec.set_ylim(f_lo, sr / 2)
-    ax_spec.set_xlabel("time (s)")
-    ax_spec.set_ylabel("frequency (Hz)")
-    fig.colorbar(mesh, ax=ax_spec, label="dB")
-    return fig
+    ax.set_yscale("log")
+    ax.set_ylim(f_lo, sr / 2)
+    ax.set_ylabel(label)
+    ax.figure.colorbar(mesh, ax=ax, label="dB")

@@ -22,12 +22,12 @@ def plot_comparison(
     Rows: both waveforms (onsets marked), input spectrogram, resynthesis spectrogram, θ̂ heat map
     (hits × parameters).
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from scrapl_live.plots import log_spectrogram
 
-    fig, axes = plt.subplots(4, 1, figsize=(11, 11), gridspec_kw={"height_ratios": [1, 1.2, 1.2, 1.4]})
+    fig = Figure(figsize=(11, 11))
+    axes = fig.subplots(4, 1, gridspec_kw={"height_ratios": [1, 1.2, 1.2, 1.4]})
     t_in = np.arange(inp.size) / sample_rate
     t_out = np.arange(out.size) / sample_rate
     ax = axes[0]
@@ -40,11 +40,7 @@ def plot_comparison(
     ax.legend(loc="upper right")
     ax.set_title(title or "input vs resynthesis")
     for ax, sig, name in ((axes[1], inp, "input"), (axes[2], out, "resynthesis")):
-        with np.errstate(divide="ignore"):  # digital silence has -inf dB; shown as the floor colour
-            ax.specgram(sig, NFFT=1024, Fs=sample_rate, noverlap=768, cmap="magma", vmin=-140)
-        ax.set_ylabel(f"{name}\nHz")
-        ax.set_yscale("symlog", linthresh=200)
-        ax.set_ylim(20, sample_rate / 2)
+        log_spectrogram(ax, np.asarray(sig, dtype=np.float64), sample_rate, label=f"{name}\nHz")
         ax.set_xlim(0, max(t_in[-1], t_out[-1]))
     ax = axes[3]
     if len(thetas):
@@ -59,5 +55,4 @@ def plot_comparison(
     fig.tight_layout()
     p = Path(path)
     fig.savefig(p, dpi=110)
-    plt.close(fig)
     return p

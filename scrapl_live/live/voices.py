@@ -125,7 +125,9 @@ class GranularVoice:
     the same mean rate, each taking the amplitude of a uniformly drawn grain index, a log-uniform f0 in
     [f_lo, f_hi] and the current slope γ (oct/s):
     ``sin(2π f0 (2^(γt) - 1)/(γ ln 2)) · hann · a_k / sqrt(f0)``, t centred on the grain.  The output
-    level follows ``level`` (an RMS target, e.g. the input's) through a slow automatic gain.
+    level follows ``level`` (an RMS target, e.g. the input's) through a smoothed gain computed from the
+    texture's expected power at the current density (not from the measured output: a measured level
+    swings with every grain envelope, and dividing by it in a gap between grains blows the gain up).
     """
 
     def __init__(self, sample_rate: int, block_size: int, amplitudes: Callable[[float], np.ndarray],
@@ -143,8 +145,9 @@ class GranularVoice:
         self._n = np.arange(block_size, dtype=np.float64)
         self._scratch = np.zeros(block_size, dtype=np.float64)
         self._t = 0
-        self._rms = 1e-4  # running RMS of the raw grain sum
         self._gain = 0.0
+        # E[1/f0] for f0 log-uniform in [f_lo, f_hi]; grain amplitudes go as a_k / sqrt(f0).
+        self._inv_f0_mean = (1.0 / self.f_lo - 1.0 / self.f_hi) / np.log(self.f_hi / self.f_lo)
 
     def _spawn(self, at: int, density: float, gamma: float) -> None:
         free = np.flatnonzero(self._start < 0)
@@ -156,6 +159,12 @@ class GranularVoice:
         self._gamma[g] = gamma
         amps = self.amplitudes(density)
         self._amp[g] = float(amps[self._rng.integers(amps.size)])
+
+    def expected_rms(self, density: float) -> float:
+        """Long-run RMS of the raw grain sum: overlap × E[a²] × E[1/f0] × ½ (sine) × ⅜ (hann²)."""
+        overlap = self.rate * self.grain_len / self.sr
+        power = overlap * float(np.mean(self.amplitudes(density) ** 2)) * self._inv_f0_mean * 0.5 * 0.375
+        return float(np.sqrt(max(power, 1e-12)))
 
     def render_into(self, out: np.ndarray, density: float, gamma: float, level: float) -> None:
         """Add one block (len(out) == block_size) of texture to ``out`` in place.
@@ -178,8 +187,6 @@ class GranularVoice:
             acc += np.sin(phase) * env * (self._amp[g] / np.sqrt(self._f0[g]))
             if self._t + n - self._start[g] >= self.grain_len:
                 self._start[g] = -1
-        rms = float(np.sqrt(np.mean(acc**2)))
-        self._rms += 0.05 * (max(rms, 1e-6) - self._rms)
-        self._gain += 0.05 * (level / self._rms - self._gain)
+        self._gain += 0.05 * (level / self.expected_rms(density) - self._gain)
         out += (acc * self._gain).astype(np.float32)
         self._t += n
