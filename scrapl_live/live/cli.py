@@ -107,11 +107,17 @@ def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN00
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("#", "onset s", "velocity", *[s.name for s in engine.specs][:4]):
+    # Hits are stamped at their onset; texture frames at the start of their (past) analysis window, so
+    # the time a frame is about is where that window ends.
+    texture = engine.mode == "texture"
+    offset = engine.window if texture else 0
+    time_col = "window end s" if texture else "onset s"
+    for col in ("#", time_col, "velocity", *[s.name for s in engine.specs][:4]):
         table.add_column(col, justify="right")
     for i, h in enumerate(engine.hits[:40]):
         values = [f"{h.params[s.name]:.3g}" for s in engine.specs][:4]
-        table.add_row(str(i + 1), f"{h.t_samples / engine.sample_rate:.3f}", f"{h.velocity:.2f}", *values)
+        when = (h.t_samples + offset) / engine.sample_rate
+        table.add_row(str(i + 1), f"{when:.3f}", f"{h.velocity:.2f}", *values)
     console = Console()
     console.print(table)
     rep = engine.latency.report(engine.sample_rate, engine.block_size, engine.window, device_ms)
