@@ -264,8 +264,10 @@ class Trainer:
         return out
 
     def load(self, ckpt: dict[str, Any]) -> None:
-        """Restore everything :meth:`state` saved (the config must match except ``max_steps``)."""
-        saved = dict(ckpt["train_config"], max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
+        """Restore everything :meth:`state` saved (the config must match except ``max_steps``; fields added
+        since the checkpoint was written, such as ``init``, take their defaults)."""
+        saved_cfg = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
+        saved = dict(saved_cfg, max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
         if saved != self.cfg.to_dict():
             diff = sorted(k for k in saved if saved[k] != self.cfg.to_dict().get(k))
             raise ValueError(f"checkpoint was trained with a different config (fields {diff})")

@@ -52,6 +52,8 @@ def test_config_errors_name_the_field() -> None:
     cfg = TrainConfig(synth="tr808", loss="scrapl", p_adam=False, p_saga=False)
     assert cfg.batch == 8 and cfg.learning_rate == 1e-4 and not cfg.pathwise
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "init"}  # checkpoints from before --init
+    assert TrainConfig.from_dict(old) == cfg
     with pytest.raises(ValueError, match="unknown"):
         TrainConfig.from_dict({"colour": 1})
 
