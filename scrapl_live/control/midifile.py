@@ -9,12 +9,12 @@ from samples to ticks at a fixed tempo.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from scrapl_live.atomic import write_atomic
 from scrapl_live.control.mapping import Mapping
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,6 @@ class MidiFileSink:
         track.append(mido.MetaMessage("end_of_track", time=0))
         midi = mido.MidiFile(type=0, ticks_per_beat=self.ticks_per_beat)
         midi.tracks.append(track)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        midi.save(str(tmp))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, lambda f: midi.save(file=f))
         self._closed = True
         log.info("wrote %s (%d messages)", self.path, len(self._events))

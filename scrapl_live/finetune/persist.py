@@ -1,9 +1,10 @@
 """Fine-tune files: atomic JSON, durable checkpoints with a kept predecessor, start weights.
 
-A checkpoint is written to a temp file, fsynced, and renamed over ``last.pt`` after the previous
-``last.pt`` was renamed to ``prev.pt``; the folder is fsynced. A ``kill -9`` at any moment therefore
-leaves ``last.pt`` or (between the two renames) ``prev.pt`` complete, and :func:`load_last_checkpoint`
-takes the newest readable one. The format is the trainer's (:mod:`scrapl_live.train.checkpoint`).
+The previous ``last.pt`` is renamed to ``prev.pt``, then the new one is written with
+:func:`scrapl_live.atomic.write_atomic` (temp, fsync, rename, folder fsync). A ``kill -9`` at any
+moment therefore leaves ``last.pt`` or (between the rename and the write) ``prev.pt`` complete,
+and :func:`load_last_checkpoint` takes the newest readable one. The format is the trainer's
+(:mod:`scrapl_live.train.checkpoint`).
 """
 
 from __future__ import annotations
@@ -16,41 +17,27 @@ from typing import Any
 
 import torch
 
+from scrapl_live.atomic import write_atomic
 from scrapl_live.train import checkpoint as ckpt_io
 
 log = logging.getLogger(__name__)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """temp file → fsync → rename: readers see the old or the new JSON, never a torn one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj, indent=1, allow_nan=False))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Readers see the old or the new JSON, never a torn one."""
+    text = json.dumps(obj, indent=1, allow_nan=False).encode()
+    write_atomic(path, lambda f: f.write(text))
 
 
 def save_checkpoint_durable(ckpt_dir: Path, ckpt: dict[str, Any]) -> Path:
-    """Write ``last.pt`` durably (temp, fsync, rename, folder fsync); the old ``last.pt`` → ``prev.pt``."""
+    """Write ``last.pt`` durably; the old ``last.pt`` becomes ``prev.pt`` first."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    last, tmp = ckpt_dir / "last.pt", ckpt_dir / f".last.{os.getpid()}.tmp"
-    for stale in ckpt_dir.glob(".last.*.tmp"):  # left by a writer killed mid-checkpoint (one worker per dir)
-        if stale != tmp:
-            stale.unlink(missing_ok=True)
-    with open(tmp, "wb") as f:
-        torch.save(ckpt, f)
-        f.flush()
-        os.fsync(f.fileno())
+    for stale in ckpt_dir.glob(".last.pt.*.tmp"):  # a writer killed mid-checkpoint (one worker per dir)
+        stale.unlink(missing_ok=True)
+    last = ckpt_dir / "last.pt"
     if last.exists():
         os.replace(last, ckpt_dir / "prev.pt")
-    os.replace(tmp, last)
-    fd = os.open(ckpt_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return last
+    return write_atomic(last, lambda f: torch.save(ckpt, f))
 
 
 def load_last_checkpoint(ckpt_dir: Path) -> dict[str, Any] | None:

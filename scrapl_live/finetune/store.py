@@ -22,7 +22,6 @@ import os
 import re
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from scrapl_live.atomic import write_atomic
+
 log = logging.getLogger(__name__)
 
 POLICIES = ("drop-oldest", "refuse")
 _SAMPLE = re.compile(r"^(\d{20})-([0-9a-f]{16})\.npz$")
-_TEMP = re.compile(r"^\.tmp-(\d+)-[0-9a-f]{32}\.npz$")
+_TEMP = re.compile(r"^\.\d{20}-[0-9a-f]{16}\.npz\.(\d+)-[0-9a-f]{8}\.tmp$")  # scrapl_live.atomic's temp names
 
 
 @dataclass(frozen=True)
@@ -198,27 +199,10 @@ class CaptureStore:
                                 self.root, total, self.max_bytes)
                     return None
             path = self.root / f"{created:020d}-{digest}.npz"
-            self._write_atomic(path, data)
+            write_atomic(path, lambda f: f.write(data))
             if self.max_bytes is not None and self.policy == "drop-oldest":
                 self._drop_oldest(keep=path.name)
         return path
-
-    def _write_atomic(self, path: Path, data: bytes) -> None:
-        """temp file in the same folder → fsync → rename over ``path`` → fsync the folder."""
-        tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.npz"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def _drop_oldest(self, keep: str) -> None:
         entries = self._entries()

@@ -11,26 +11,22 @@ leaves out optimiser, scheduler, loss state and RNG (see ``Trainer.state(full=Fa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from scrapl_live.atomic import write_atomic
+
 REQUIRED_KEYS = ("encoder_config", "encoder_state", "card", "train_config", "step")
 
 
 def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> Path:
-    """Write ``ckpt`` to ``path`` via a temporary file + rename (a crash never leaves a torn file)."""
+    """Write ``ckpt`` to ``path`` crash-safely (:func:`scrapl_live.atomic.write_atomic`)."""
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise ValueError(f"ckpt is missing keys {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda f: torch.save(ckpt, f))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

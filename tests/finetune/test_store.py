@@ -89,8 +89,9 @@ def test_corrupt_files_skipped_and_dead_temp_files_removed(
     paths[1].write_bytes(bytes(damaged))
     (tmp_path / f"{0:020d}-{'0' * 16}.npz").write_bytes(b"not a zip")
     # temp files: one of a dead writer (pid that cannot exist), one of a live process (our parent)
-    dead = tmp_path / f".tmp-{2**22 + 12345}-{'a' * 32}.npz"
-    live = tmp_path / f".tmp-{os.getppid()}-{'b' * 32}.npz"
+    name = f"{1:020d}-{'f' * 16}.npz"  # temp names of scrapl_live.atomic.write_atomic
+    dead = tmp_path / f".{name}.{2**22 + 12345}-{'a' * 8}.tmp"
+    live = tmp_path / f".{name}.{os.getppid()}-{'b' * 8}.tmp"
     dead.write_bytes(b"partial")
     live.write_bytes(b"in progress")
     with caplog.at_level(logging.WARNING, logger="scrapl_live.finetune.store"):
