@@ -19,5 +19,5 @@ fi
 python3 -m pip install -q --upgrade pip
 python3 -m pip install -q "torch==2.13.0"
 python3 -m pip install -q -e ".[test]"
-if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi   # put the new `scrapl-live` script on PATH
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi   # put `scrapl-live` on PATH
 echo "scrapl-live installed: $(python3 -c 'import scrapl_live; print(scrapl_live.__version__)')"
