@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scrapl_live.control import Mapping, MidiSink, PluginSink  # noqa: E402
+from scrapl_live.control.devices import jack_server_running  # noqa: E402
 from scrapl_live.finetune import CaptureStore  # noqa: E402
 
 NAMES = ["a", "b", "c"]
@@ -43,7 +43,7 @@ def _stats(us: list[float]) -> tuple[float, float]:
 def bench_midi(runs: int) -> list[tuple[str, list[float], list[float]]]:
     """(name, ours µs, peer µs) rows; empty when no JACK server runs."""
     os.environ["JACK_NO_START_SERVER"] = "1"
-    if subprocess.run(["jack_wait", "-c"], capture_output=True).returncode != 0:
+    if not jack_server_running():
         print("MIDI: no JACK server running, skipped")
         return []
     import rtmidi

@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scrapl_live.control.devices import jack_server_running  # noqa: E402
 from scrapl_live.live.engine import Engine  # noqa: E402
 from scrapl_live.live.model import load_model  # noqa: E402
 from scrapl_live.live.offline import run_signal  # noqa: E402
@@ -110,7 +111,7 @@ def report_latency(engine: Engine) -> dict[str, float]:
 def bench_jack(model_path: Path, seconds: float, rate: float, tmp: Path) -> None:
     from scrapl_live.live.stream import LiveStream
 
-    if subprocess.run(["jack_wait", "-c"], capture_output=True).returncode != 0:
+    if not jack_server_running():
         print("\n[4] skipped: no JACK server (jackd --no-realtime -d dummy -r 48000 -p 256 &)")
         return
     tag = uuid.uuid4().hex[:6]

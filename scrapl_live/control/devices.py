@@ -7,6 +7,9 @@ than raised, so the listing always works (e.g. MIDI over JACK when no JACK serve
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,22 @@ class DeviceList:
     midi_outputs: list[str] = field(default_factory=list)
     audio_error: str | None = None
     midi_error: str | None = None
+
+
+def jack_server_running() -> bool:
+    """Whether a JACK server answers, asked with ``jack_wait -c`` without ever auto-starting one.
+
+    ``jack_wait -c`` exits 0 whether or not a server runs, so its printed answer is what counts.
+    False when the JACK tools are not installed.
+    """
+    if shutil.which("jack_wait") is None:
+        return False
+    env = {**os.environ, "JACK_NO_START_SERVER": "1"}
+    try:
+        proc = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True, env=env, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.stdout.strip() == "running"
 
 
 def list_devices() -> DeviceList:

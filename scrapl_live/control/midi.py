@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ import numpy as np
 from scrapl_live.control.mapping import Mapping
 
 log = logging.getLogger(__name__)
+
+CLOSE_DRAIN_S = 0.05  # covers several JACK periods (256 frames at 48 kHz = 5.3 ms each)
 
 
 def midi_api() -> int:
@@ -128,7 +131,14 @@ class MidiSink:
         self._advance(t_samples + len(block) - 1)
 
     def close(self) -> None:
-        """Send a pending note-off and close the port."""
+        """Send a pending note-off and close the port once the MIDI system has had time to deliver it.
+
+        JACK hands queued messages over at its next process cycles; closing the port at once could drop
+        the note-off and leave the receiving instrument with a hanging note.
+        """
+        sent_before = self.sent
         self._advance(None)
+        if self.sent != sent_before:
+            time.sleep(CLOSE_DRAIN_S)
         self._out.close_port()
         self._out.delete()

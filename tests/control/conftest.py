@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scrapl_live.control.devices import jack_server_running
+
 PLUGIN_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
 DPF_PATH = Path(os.environ.get("DPF_PATH", "/usr/share/dpf"))
 
@@ -40,7 +42,7 @@ def jack_server() -> None:
     if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
         reason = "python-rtmidi was built without JACK support"
     elif shutil.which("jack_wait") is not None:
-        if subprocess.run(["jack_wait", "-c"], capture_output=True).returncode != 0:
+        if not jack_server_running():
             reason = "no JACK server running (start: jackd --no-realtime -d dummy -r 48000 -p 256 &)"
     else:
         try:

@@ -43,3 +43,24 @@ def test_midi_ports_listed(client_name: str, request: pytest.FixtureRequest) -> 
     assert f"out: {client_name}:" in format_devices(found)
     rx.delete()
     tx.delete()
+
+
+@pytest.mark.jack
+def test_jack_server_running_agrees_with_a_real_client() -> None:
+    """The probe says "running" exactly when a JACK client can connect (jack_wait -c alone cannot tell)."""
+    import shutil
+
+    import rtmidi
+
+    from scrapl_live.control.devices import jack_server_running
+
+    if shutil.which("jack_wait") is None or rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
+        reason = "JACK tools or python-rtmidi's JACK API are missing"
+        print(reason)
+        pytest.skip(reason)
+    try:
+        rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="scrapl-live-probe-test").delete()
+        connects = True
+    except rtmidi.RtMidiError:
+        connects = False
+    assert jack_server_running() is connects

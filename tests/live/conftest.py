@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+
+from scrapl_live.control.devices import jack_server_running
 
 
 def _export(tmp: Path, synth: str, seed: int, name: str) -> Path:
@@ -41,7 +42,7 @@ def jack_running() -> None:
     reason = None
     if shutil.which("jack_wait") is None or shutil.which("jack_connect") is None:
         reason = "JACK command-line tools (jack_wait, jack_connect) are not installed"
-    elif subprocess.run(["jack_wait", "-c"], capture_output=True).returncode != 0:
+    elif not jack_server_running():
         reason = "no JACK server running (start: jackd --no-realtime -d dummy -r 48000 -p 256 &)"
     if reason:
         print(reason)

@@ -7,6 +7,7 @@ Also: the audio callback copies without allocating sample buffers.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import torch
 from scrapl_live.live.stream import DuplexRings
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 
 
 def test_callback_copies_between_rings_without_allocating() -> None:
@@ -58,9 +60,12 @@ def _jack(*args: str) -> str:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=10).stdout
 
 
-def _wait_ports(client: str, timeout_s: float = 60.0) -> list[str]:
+def _wait_ports(client: str, proc: subprocess.Popen | None = None, timeout_s: float = 60.0) -> list[str]:
+    """The client's ports once it has at least two; fails early (with its stderr) if ``proc`` exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{client} exited with {proc.returncode}:\n{proc.stderr.read()}")
         ports = [p for p in _jack("jack_lsp").split("\n") if p.startswith(client + ":")]
         if len(ports) >= 2:
             return ports
@@ -114,11 +119,12 @@ def test_hit_through_jack_gives_synth_audio_and_midi(models: dict[str, Path], tm
         [sys.executable, str(HERE / "jack_player.py"), ply_client, str(tmp_path / "clip.npy"),
          str(tmp_path / "rec.npy"), str(tmp_path / "go"), "1.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
     )
     try:
         with stream:
             _wait_ports(eng_client)
-            _wait_ports(ply_client)
+            _wait_ports(ply_client, player)
             _route(ply_client, eng_client)
             _route(eng_client, ply_client)
             (tmp_path / "go").touch()
