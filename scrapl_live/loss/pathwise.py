@@ -32,7 +32,10 @@ Two equivalent ways to apply (same numbers):
     (``clear_paths()``), e.g. in eval mode.  Hooks fire on every backward through the params.
 
 State (moments, τ, SAGA rows, running sums, visited mask, last step) is held in buffers, so
-``state_dict()``/``load_state_dict()`` resume exactly and ``.to(device)`` moves it; ``table_dtype``
+``state_dict()``/``load_state_dict()`` resume exactly and ``.to(device)`` moves it.  The state dict
+holds only the visited rows of each P-row table plus their indices ``table_rows_i``
+(:func:`scrapl_live.loss.state.compact_rows`; unvisited rows are zero): k/P of the table size after k
+distinct paths; full-table state dicts load too.  ``table_dtype``
 (bfloat16/float16) stores the P-row tables in reduced precision while computing in float32: half the
 memory; measured output error vs float32 tables (rel. L2 over 300 steps, benchmarks/bench_pathwise.py)
 bf16 median 4.5e-3 / max 1.6e-2, fp16 5.7e-4 / 2.0e-3.  float16 overflows once |grad_mult·g| > 256
@@ -49,6 +52,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from scrapl_live.loss import state
 from scrapl_live.loss.validation import check_path_indices
 
 _TABLE_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -270,8 +274,32 @@ class PathwiseGradTransform(nn.Module):
         return out
 
     # State ----------------------------------------------------------------------------------------
-    def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
+    def _table_names(self, i: int) -> list[str]:
+        """Names of parameter i's P-row tables (only the enabled features have them)."""
+        names = [f"adam_m_{i}", f"adam_v_{i}"] if self.use_p_adam else []
+        return names + [f"saga_mem_{i}"] if self.use_p_saga else names
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """All buffers, each P-row table cut to the rows of the paths visited so far (τ > 0 / SAGA mask)."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for i in range(len(self.params)):
+            if self._table_names(i):
+                mask = self.adam_tau[i] > 0 if self.use_p_adam else self.saga_visited[i]
+                state.compact_rows(destination, prefix, self._table_names(i), mask.nonzero().flatten(),
+                                   f"table_rows_{i}")
+
+    def _load_from_state_dict(
+        self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+        missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
+    ) -> None:
+        own = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
+        for i in range(len(self.params)):
+            rows = own.pop(f"{prefix}table_rows_{i}", None)
+            if rows is not None:  # compact form; without it the tables are full (P, *s)
+                tables = {name: getattr(self, name) for name in self._table_names(i)}
+                state.expand_rows(own, prefix, tables, rows, error_msgs)
+        super()._load_from_state_dict(own, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
         self._last_step_py = None  # mirrors are rebuilt from the loaded buffers on the next call
 
     def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> object:

@@ -4,12 +4,17 @@ Attributes keep the reference's Python types (``path_counts`` is a ``defaultdict
 a list, ``updated_path_indices`` a ``defaultdict(set)``) so user code written for scrapl-loss 0.1.0 keeps
 working; the state dict holds only tensors and plain values (loadable with ``torch.load(weights_only=True)``).
 ``*_from_state`` accept both forms, so a checkpoint written by the reference loads too.
+
+P-Adam/P-SAGA path tables (P, *s) are saved compactly by :func:`compact_rows`: only the rows of the
+paths that were visited, with their indices.  Unvisited rows are exactly zero (never written), so
+:func:`expand_rows` restores the full tables bit for bit; a full-table state dict (written before the
+compact form existed) still loads as it is.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -66,6 +71,43 @@ def updated_from_state(
         value = {u: torch.nonzero(value[u]).flatten().tolist() for u in range(n_theta) if value[u].any()}
     return defaultdict(set, {int(u): {int(p) for p in ps} for u, ps in value.items()})
 
+
+def compact_rows(
+    destination: MutableMapping[str, Any], prefix: str, tables: Sequence[str], rows: torch.Tensor,
+    rows_key: str,
+) -> None:
+    """Replace each table ``prefix + name`` (P, *s) of ``destination`` by its ``rows`` (k, *s); the row
+    indices (k,) int64 go under ``prefix + rows_key``.  Lossless when every other row is zero."""
+    for name in tables:
+        destination[prefix + name] = destination[prefix + name].detach()[rows]
+    destination[prefix + rows_key] = rows.to(torch.int64)
+
+
+def expand_rows(
+    state_dict: MutableMapping[str, Any], prefix: str, tables: Mapping[str, torch.Tensor], rows: Any,
+    error_msgs: list[str],
+) -> None:
+    """Inverse of :func:`compact_rows` in ``state_dict``: each compact table becomes a full tensor shaped
+    like its buffer in ``tables`` (P, *s), zero outside ``rows``.  A table that does not fit is removed
+    and reported in ``error_msgs`` (the caller raises)."""
+    for name, buf in tables.items():
+        key = prefix + name
+        if key not in state_dict:
+            continue  # reported as a missing key by the caller
+        value, n = state_dict[key], buf.shape[0]
+        fits = (isinstance(rows, torch.Tensor) and rows.ndim == 1 and rows.dtype == torch.int64
+                and isinstance(value, torch.Tensor) and tuple(value.shape) == (rows.numel(), *buf.shape[1:])
+                and (rows.numel() == 0 or (int(rows.min()) >= 0 and int(rows.max()) < n))
+                and rows.unique().numel() == rows.numel())
+        if not fits:
+            shapes = tuple(getattr(value, "shape", ())), tuple(getattr(rows, "shape", ()))
+            error_msgs.append(f"{key}: compact table {shapes[0]} with row indices {shapes[1]} does not fit "
+                              f"the table {tuple(buf.shape)}")
+            del state_dict[key]
+            continue
+        full = torch.zeros_like(buf)
+        full[rows.to(buf.device)] = value.to(buf.device, buf.dtype)
+        state_dict[key] = full
 
 
 REFERENCE_KEYS = (
