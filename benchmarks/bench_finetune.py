@@ -11,6 +11,12 @@
    while the supervised worker keeps training on the same CPU cores; then the worker's steps/minute
    during that run.
 3. The held-out distance history of the whole run (starting model first).
+
+    python benchmarks/bench_finetune.py --ckpt-steps 40
+
+Checkpoint size instead: a foreground float32-table worker runs ``--ckpt-steps`` steps, then the size of
+its ``ckpt/last.pt`` (compact path tables: visited rows only) is printed next to the same state with
+full P-row tables (the format before) and with the visited rows in bfloat16 (``--table-dtype bfloat16``).
 """
 
 from __future__ import annotations
@@ -63,6 +69,43 @@ def _steps_over(sup: Supervisor, out: Path, seconds: float, during=None) -> tupl
     return 60.0 * (s1 - s0) / (t1 - t0), s1 - s0
 
 
+def _size_mb(obj: object) -> float:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getbuffer().nbytes / 1e6
+
+
+def bench_checkpoint(model: Path, store: Path, out: Path, steps: int, batch_size: int) -> None:
+    """Checkpoint MB after ``steps`` steps: compact float32 tables vs full tables vs compact bfloat16."""
+    from scrapl_live.finetune.worker import FinetuneWorker
+
+    cfg = FinetuneConfig(model=str(model), store=str(store), out_dir=str(out), batch_size=batch_size,
+                         max_steps=steps, eval_every=steps, ckpt_every=steps, nice=0, table_dtype="float32")
+    worker = FinetuneWorker(cfg)
+    t0 = time.perf_counter()
+    worker.run()
+    minutes = (time.perf_counter() - t0) / 60
+    ckpt = worker.state()
+    loss_state = ckpt["loss_state"]
+    tables = [k for k in loss_state if k.startswith("pathwise.table_rows_")]
+    visited = sorted({r for k in tables for r in loss_state[k].tolist()})
+    full = {k: v for k, v in loss_state.items() if k not in tables}
+    full.update({f"pathwise.{n}": b for n, b in worker.loss.pathwise.named_buffers()})
+    is_table = [k for k in loss_state if k.split(".")[-1].startswith(("adam_m_", "adam_v_", "saga_mem_"))]
+    half = {k: v.bfloat16() if k in is_table else v for k, v in loss_state.items()}
+    disk = (out / "ckpt" / "last.pt").stat().st_size / 1e6
+    print(f"{steps} steps in {minutes:.1f} min; {len(visited)} of {worker.loss.n_paths} paths visited; "
+          f"path tables in memory {worker.loss.pathwise.table_bytes() / 1e6:.0f} MB (float32)")
+    print(f"checkpoint ckpt/last.pt: {disk:.1f} MB (compact float32 tables; same state in memory "
+          f"{_size_mb(ckpt):.1f} MB)")
+    print(f"  same state with full P-row tables (the format before): "
+          f"{_size_mb({**ckpt, 'loss_state': full}):.1f} MB")
+    print(f"  compact bfloat16 tables (--table-dtype bfloat16): "
+          f"{_size_mb({**ckpt, 'loss_state': half}):.1f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=120.0, help="length of each measurement")
@@ -71,6 +114,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16, help="user sounds in the store")
     ap.add_argument("--eval-every", type=int, default=10, help="steps between held-out evaluations")
     ap.add_argument("--no-baseline", action="store_true", help="skip the JACK run without the worker")
+    ap.add_argument("--ckpt-steps", type=int, default=0,
+                    help="> 0: measure the checkpoint size after this many steps instead")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"CPU cores available: {len(os.sched_getaffinity(0))}; torch CUDA: {torch.cuda.is_available()}")
@@ -83,6 +128,9 @@ def main() -> None:
         cfg = FinetuneConfig(model=str(model), store=str(tmp / "store"), out_dir=str(out),
                              batch_size=args.batch_size, eval_every=args.eval_every, ckpt_every=50)
         print(f"model {model}; {len(sounds)} user sounds ({source}); batch {args.batch_size}")
+        if args.ckpt_steps > 0:
+            bench_checkpoint(model, tmp / "store", out, args.ckpt_steps, args.batch_size)
+            return
         if not args.no_baseline:
             print("\n[0] baseline: the same JACK run without the worker")
             bench_jack(model, args.seconds, 8.0, tmp)

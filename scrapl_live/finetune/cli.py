@@ -54,8 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--theta-is", action="store_true", help="θ-IS warm-up on the user's samples first")
     r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     r.add_argument("--threads", type=int, default=1, help="torch threads on CPU (default 1)")
-    r.add_argument("--nice", type=int, default=10,
-                   help="niceness increment on CPU; > 0 also selects SCHED_IDLE on Linux (default 10)")
+    r.add_argument("--nice", type=int, default=19,
+                   help="> 0: on CPU, SCHED_IDLE on Linux, else this niceness increment (default 19)")
+    r.add_argument("--table-dtype", choices=("bfloat16", "float32"), default="bfloat16",
+                   help="P-Adam/P-SAGA path tables in memory and checkpoints (bfloat16: half the size)")
     r.add_argument("--foreground", action="store_true", help="train in this process (no supervisor)")
     r.set_defaults(func=_run)
 
@@ -107,7 +109,7 @@ def finetune_config(args: argparse.Namespace) -> object:
                           max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                           eval_every=args.eval_every, ckpt_every=args.ckpt_every, eval_paths=args.eval_paths,
                           holdout_frac=args.holdout, theta_is=args.theta_is, device=args.device,
-                          threads=args.threads, nice=args.nice)
+                          threads=args.threads, nice=args.nice, table_dtype=args.table_dtype)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -46,6 +46,26 @@ from scrapl_live.train.trainer import _mix
 
 log = logging.getLogger(__name__)
 
+TABLE_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def yield_cpu(nice: int, threads: int) -> None:
+    """Make this process as polite as possible to the audio threads on a shared CPU.
+
+    ``nice`` > 0: SCHED_IDLE on Linux (the process runs only when a core has nothing else to do), else
+    ``os.nice(nice)``; ``threads`` intra-op torch threads and one inter-op thread.  Call it before any
+    torch work, so that every thread torch starts later inherits the policy.
+    """
+    if nice > 0 and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    elif nice > 0:
+        os.nice(nice)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first inter-op work of the process (e.g. in tests)
+        log.debug("inter-op threads already started; left at %d", torch.get_num_interop_threads())
+
 
 @dataclasses.dataclass
 class FinetuneConfig:
@@ -71,9 +91,12 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 1  # torch threads on CPU
-    nice: int = 10  # niceness increment on CPU (> 0 also selects SCHED_IDLE on Linux): audio threads win
+    nice: int = 19  # niceness increment on CPU (> 0 also selects SCHED_IDLE on Linux): audio threads win
+    table_dtype: str = "bfloat16"  # P-Adam/P-SAGA path tables: bfloat16 (half the RAM/disk) or float32
 
     def __post_init__(self) -> None:
+        if self.table_dtype not in TABLE_DTYPES:
+            raise ValueError(f"table_dtype must be one of {sorted(TABLE_DTYPES)}, got {self.table_dtype!r}")
         if self.nice < 0:
             raise ValueError(f"nice must be >= 0 (an increment), got {self.nice}")
         for name in ("batch_size", "eval_every", "ckpt_every", "rescan_every", "min_samples",
@@ -89,24 +112,23 @@ class FinetuneConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
+    def uses_cuda(self) -> bool:
+        """Whether the run trains on the GPU (``cuda``, or ``auto`` when torch sees one)."""
+        return self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
+
 
 class FinetuneWorker:
     """One fine-tune run; :meth:`run` trains until ``max_steps`` or :meth:`request_stop` (SIGTERM/SIGINT)."""
 
     def __init__(self, cfg: FinetuneConfig) -> None:
-        import synths
-
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt_dir = self.out / "ckpt"
-        cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        cuda = cfg.uses_cuda()
         self.device = torch.device("cuda" if cuda else "cpu")
         if not cuda:
-            torch.set_num_threads(cfg.threads)
-            os.nice(cfg.nice)
-            if cfg.nice > 0 and hasattr(os, "SCHED_IDLE"):  # Linux: run only when a core is otherwise idle
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            yield_cpu(cfg.nice, cfg.threads)
         ckpt = load_last_checkpoint(self.ckpt_dir)
         from scrapl_live.encoder.encoder import Encoder
         from scrapl_live.encoder.presets import EncoderConfig
@@ -122,10 +144,13 @@ class FinetuneWorker:
                                      batch_size=cfg.batch_size, p_adam=cfg.p_adam, p_saga=cfg.p_saga,
                                      paths_per_step=cfg.paths_per_step, eval_paths=cfg.eval_paths,
                                      theta_is=cfg.theta_is, theta_is_iters=cfg.theta_is_iters)
+        import synths
+
         self.synth = synths.get(self.synth_name, **self.train_cfg.synth_options).to(self.device)
         from scrapl_live.train.losses import make_train_loss
 
         self.loss = make_train_loss(self.train_cfg, self.synth).to(self.device)
+        self.loss.table_dtype = TABLE_DTYPES[cfg.table_dtype]  # read by attach_params
         params = list(self.encoder.parameters())
         if self.train_cfg.pathwise:
             self.loss.attach_params(params, hooks=False)
@@ -318,4 +343,7 @@ def run_worker(cfg: dict[str, Any]) -> None:
     """Process entry point (``multiprocessing`` spawn target): a worker from a config dict, run."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s finetune[%(process)d] %(levelname)s %(message)s")
-    FinetuneWorker(FinetuneConfig(**cfg)).run()
+    config = FinetuneConfig(**cfg)
+    if not config.uses_cuda():
+        yield_cpu(config.nice, config.threads)  # before any torch work: torch's threads inherit it
+    FinetuneWorker(config).run()
