@@ -1,19 +1,27 @@
 """Filling the capture store: from files (``scrapl-live finetune add``) and live, in the background.
 
-From files: each file is cut into hits (the live onset detector, ``window`` samples from each onset at
-the model's rate — the windows the live engine analyses) or back-to-back windows, θ̂ is predicted
-with the encoder if one is given, and every window is stored with its metadata.
+Each hit is stored from its onset for the synth's output length (1 s for tr808), because the fine-tune
+loss compares whole renders; the encoder sees the first ``window`` samples of it, as it does live. A
+hit that the next onset (or the end of the audio) cuts short is stored shorter, not zero-padded: the
+worker compares renders over the captured span only.  Metadata: ``start_s`` (the onset in the source),
+``window`` and ``length`` (requested samples at the stored rate).  Stores written before this held
+only the W-sample window; they stay readable (a short captured span).
 
-Live: :class:`BackgroundCapture` queues samples and writes them on its own thread, because a durable
+From files: each file is cut into hits (the live onset detector) or back-to-back segments, θ̂ is
+predicted with the encoder if one is given, and every segment is stored with its metadata.
+
+Live: :class:`LiveCapture` receives the engine's input blocks and its hits and, once a hit's span has
+been heard, hands it to :class:`BackgroundCapture`, which writes on its own thread, because a durable
 write (two fsyncs) takes ~15 ms — far more than a live engine's block thread may wait.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,7 @@ MODES = ("hits", "windows")
 
 @dataclass
 class CaptureReport:
-    """What :func:`capture_files` did: windows cut, samples stored, windows skipped (silence/dup/cap)."""
+    """What :func:`capture_files` did: segments cut, samples stored, segments skipped (silence/dup/cap)."""
 
     windows: int = 0
     stored: list[Path] = field(default_factory=list)
@@ -37,28 +45,30 @@ class CaptureReport:
     files_without_hits: list[Path] = field(default_factory=list)
 
 
-def cut_windows(audio: np.ndarray, sample_rate: int, window: int, mode: str) -> list[tuple[int, np.ndarray]]:
-    """(start sample, window (W,) float32) pairs: from each onset (``hits``) or back to back (``windows``).
+def synth_length(card: dict[str, Any]) -> int:
+    """Output length (samples at the model's rate) of the synth an encoder card names."""
+    import synths
 
-    A window that runs past the end of the audio is zero-padded. audio: (N,) float32.
-    """
+    synth = synths.get(card["synth"], **card.get("synth_options", {}))
+    return int(round(synth.n_samples * int(card["sample_rate"]) / synth.sample_rate))
+
+
+def cut_hits(audio: np.ndarray, sample_rate: int, length: int, mode: str) -> list[tuple[int, np.ndarray]]:
+    """(start sample, segment (n,) float32, n ≤ length) pairs: from each onset up to the next onset
+    (``hits``) or back to back (``windows``); audio: (N,) float32.  Segments are not padded."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if window <= 0:
-        raise ValueError(f"window must be a positive number of samples, got {window}")
+    if length <= 0:
+        raise ValueError(f"length must be a positive number of samples, got {length}")
     if mode == "hits":
         from scrapl_live.live.onset import OnsetDetector
 
-        starts = OnsetDetector(sample_rate).process(audio)
+        starts = [max(int(s), 0) for s in OnsetDetector(sample_rate).process(audio)]
     else:
-        starts = list(range(0, len(audio), window))
-    out = []
-    for s in starts:
-        win = np.zeros(window, dtype=np.float32)
-        seg = audio[max(s, 0) : s + window]
-        win[: len(seg)] = seg
-        out.append((int(s), win))
-    return out
+        starts = list(range(0, len(audio), length))
+    ends = [*starts[1:], len(audio)]
+    return [(s, np.array(audio[s : min(s + length, e)], dtype=np.float32))
+            for s, e in zip(starts, ends, strict=True) if e > s]
 
 
 def capture_files(
@@ -67,18 +77,20 @@ def capture_files(
     encoder: Any | None = None,
     mode: str = "hits",
     sample_rate: int = 44100,
-    window: int = 22050,
+    window: int = 2048,
+    length: int = 44100,
     progress: bool = False,
 ) -> CaptureReport:
-    """Add every hit (or window) of ``files`` to ``store`` with θ̂ from ``encoder`` (if given).
+    """Add every hit (or segment) of ``files`` to ``store`` with θ̂ from ``encoder`` (if given).
 
-    encoder: an :class:`~scrapl_live.encoder.runtime.OnnxEncoder`; its sample rate and window override
-    ``sample_rate`` and ``window``. Each sample's metadata records the file, start time, mode and model.
+    encoder: an :class:`~scrapl_live.encoder.runtime.OnnxEncoder`; its sample rate, window and synth
+    length override ``sample_rate``, ``window`` and ``length``.  θ̂ is predicted from each segment's
+    first ``window`` samples (zero-padded); metadata records the file, start, mode, window, length and model.
     """
     from scrapl_live.audio import load_audio
 
     if encoder is not None:
-        sample_rate, window = encoder.sample_rate, encoder.window
+        sample_rate, window, length = encoder.sample_rate, encoder.window, synth_length(encoder.card)
     report = CaptureReport()
     paths = [Path(f) for f in files]
     missing = [str(p) for p in paths if not p.is_file()]
@@ -90,19 +102,22 @@ def capture_files(
         paths = tqdm(paths, desc="capture", unit="file")
     for path in paths:
         audio, sr = load_audio(path, sample_rate)
-        cut = cut_windows(audio, sr, window, mode)
+        cut = cut_hits(audio, sr, length, mode)
         if not cut:
             report.files_without_hits.append(path)
             log.warning("%s: no %s found", path, mode)
             continue
         thetas = None
         if encoder is not None:
-            thetas = np.clip(encoder(np.stack([w for _, w in cut])), 0.0, 1.0)
-        for i, (start, win) in enumerate(cut):
-            meta = {"source": str(path.resolve()), "start_s": start / sr, "mode": mode,
-                    "model": str(encoder.path) if encoder is not None else None,
+            heads = np.zeros((len(cut), window), np.float32)
+            for i, (_, seg) in enumerate(cut):
+                heads[i, : min(window, seg.size)] = seg[:window]
+            thetas = np.clip(encoder(heads), 0.0, 1.0)
+        for i, (start, seg) in enumerate(cut):
+            meta = {"source": str(path.resolve()), "start_s": start / sr, "mode": mode, "window": window,
+                    "length": length, "model": str(encoder.path) if encoder is not None else None,
                     "synth": encoder.synth if encoder is not None else None}
-            stored = store.add(win, sr, None if thetas is None else thetas[i], meta)
+            stored = store.add(seg, sr, None if thetas is None else thetas[i], meta)
             report.windows += 1
             if stored is None:
                 report.skipped += 1
@@ -157,3 +172,80 @@ class BackgroundCapture:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout_s)
+
+
+class LiveCapture:
+    """The live engine's capture tap (``engine.capture``): each hit from its onset for ``length`` samples.
+
+    The engine calls :meth:`feed` with every input block (block thread) and :meth:`hit` with every
+    analysed hit (inference thread).  A hit is handed to ``background`` once ``margin`` samples after its
+    span have been heard (later onsets inside the span are known by then, and cut it short); the audio
+    comes from a ring buffer of the last ``length + window + margin`` samples and more.  ``feed`` only
+    copies: no allocation but the emitted segment, no lock, no disk.
+    """
+
+    def __init__(self, background: BackgroundCapture, sample_rate: int, window: int, length: int,
+                 margin: int | None = None) -> None:
+        if min(sample_rate, window, length) <= 0:
+            raise ValueError(f"sample_rate, window and length must be > 0, got {sample_rate}, {window}, "
+                             f"{length}")
+        self.background, self.sample_rate, self.window, self.length = background, sample_rate, window, length
+        self.margin = sample_rate // 10 if margin is None else int(margin)  # detector + inference delay
+        span = length + window + self.margin + sample_rate // 4
+        self._ring = np.zeros(1 << span.bit_length(), np.float32)
+        self._t = 0  # absolute index of the next input sample
+        self._new: collections.deque[tuple[int, np.ndarray, dict]] = collections.deque()
+        self._pending: list[list] = []  # [start, end, theta, meta], block thread only
+        self.lost = 0  # hits whose span had left the ring (e.g. no blocks fed for a while)
+
+    @classmethod
+    def for_engine(cls, engine: Any, background: BackgroundCapture) -> LiveCapture:
+        """A tap at ``engine``'s rate: its analysis window and its synth's output length."""
+        synth = engine.synth
+        length = int(round(synth.n_samples * engine.sample_rate / synth.sample_rate))
+        return cls(background, engine.sample_rate, engine.window, length)
+
+    def hit(self, start: int, theta: np.ndarray, meta: dict) -> None:
+        """A hit at absolute input sample ``start`` with θ̂ (U,) and metadata (any thread)."""
+        self._new.append((int(start), np.array(theta, copy=True), dict(meta)))
+
+    def feed(self, block: np.ndarray, t0: int) -> None:
+        """Input block (B,) starting at absolute sample ``t0`` (block thread): store it, emit ready hits."""
+        n, size = block.size, self._ring.size
+        pos = t0 % size
+        first = min(n, size - pos)
+        self._ring[pos : pos + first] = block[:first]
+        self._ring[: n - first] = block[first:]
+        self._t = t0 + n
+        self._take_new()
+        self._emit(lambda end: end + self.margin <= self._t)
+
+    def _take_new(self) -> None:
+        while self._new:
+            start, theta, meta = self._new.popleft()
+            for item in self._pending:  # the new onset ends earlier hits' spans
+                if item[0] < start < item[1]:
+                    item[1] = start
+            self._pending.append([start, start + self.length, theta, meta])
+
+    def _emit(self, ready: Callable[[int], bool]) -> None:
+        """Submit every pending hit whose span end satisfies ``ready``; keep the others."""
+        keep = []
+        for start, end, theta, meta in self._pending:
+            if not ready(end):
+                keep.append([start, end, theta, meta])
+                continue
+            end = min(end, self._t)
+            if start < self._t - self._ring.size or end <= start:
+                self.lost += 1
+                continue
+            idx = np.arange(start, end) % self._ring.size
+            meta = {**meta, "window": self.window, "length": self.length}
+            self.background.submit(self._ring[idx], self.sample_rate, theta, meta)
+        self._pending = keep
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Hand over the hits still waiting (cut at the last fed sample), then close ``background``."""
+        self._take_new()
+        self._emit(lambda end: True)
+        self.background.close(timeout_s)

@@ -19,16 +19,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "add", help="add every hit (or window) of audio files to a capture store",
-        description="Cuts each file into hits (onset detector) or back-to-back windows, predicts θ̂ with "
-        "--model when given, and stores each window with its metadata. Silence and exact duplicates "
-        "are skipped; writes are atomic.",
+        description="Cuts each file into hits (onset detector; each from its onset for the synth's "
+        "output length, cut at the next onset) or back-to-back segments, predicts θ̂ from each one's "
+        "first W samples with --model when given, and stores it with its metadata. Silence and exact "
+        "duplicates are skipped; writes are atomic.",
     )
     p.add_argument("files", nargs="+", type=Path, help="audio files (WAV/FLAC/MP3/OGG)")
     p.add_argument("--store", type=Path, required=True, help="capture store folder (created if missing)")
     p.add_argument("--model", type=Path, default=None, help="ONNX encoder for θ̂ (sets rate and window)")
     p.add_argument("--mode", choices=("hits", "windows"), default="hits", help="what to cut (default hits)")
     p.add_argument("--sample-rate", type=int, default=44100, help="rate without --model (Hz)")
-    p.add_argument("--window-s", type=float, default=0.5, help="window length without --model (s)")
+    p.add_argument("--length-s", type=float, default=1.0,
+                   help="stored length of each hit/segment without --model (s); with it, the synth's length")
+    p.add_argument("--window-s", type=float, default=2048 / 44100,
+                   help="encoder window for θ̂ without --model (s; only recorded in the metadata)")
     p.add_argument("--max-mb", type=float, default=1024.0, help="store size cap in MB (0: no cap)")
     p.add_argument("--policy", choices=("drop-oldest", "refuse"), default="drop-oldest",
                    help="what to do when the cap is reached")
@@ -78,8 +82,9 @@ def _add(args: argparse.Namespace) -> int:
 
     if args.max_mb < 0:
         raise ValueError(f"--max-mb must be >= 0, got {args.max_mb}")
-    if args.window_s <= 0:
-        raise ValueError(f"--window-s must be > 0, got {args.window_s}")
+    for name in ("length_s", "window_s"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     store = CaptureStore(args.store, max_bytes=int(args.max_mb * 1e6) or None, policy=args.policy)
     encoder = None
     if args.model is not None:
@@ -87,7 +92,8 @@ def _add(args: argparse.Namespace) -> int:
 
         encoder = OnnxEncoder(args.model)
     report = capture_files(store, args.files, encoder, args.mode, args.sample_rate,
-                           int(round(args.window_s * args.sample_rate)), progress=True)
+                           int(round(args.window_s * args.sample_rate)),
+                           int(round(args.length_s * args.sample_rate)), progress=True)
     stats = store.stats()
     print(f"{report.windows} {args.mode} found, {len(report.stored)} stored, {report.skipped} skipped "
           f"(silence, duplicate or cap)")

@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-voices", action="store_true", help="do not play our synth voices")
     p.add_argument("--capture", type=Path, default=None,
-                   help="store every analysed hit (window + θ̂) in this capture store, in the background")
+                   help="store every analysed hit (from its onset) + θ̂ in this capture store, in the "
+                   "background")
     p.add_argument("--finetune", type=Path, default=None, metavar="OUT",
                    help="fine-tune on the --capture store in a background process (exports to OUT) and "
                    "hot-swap each improved model")
@@ -198,17 +199,17 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa: ANN001, ANN202
-    """``--capture``: BackgroundCapture fed by the engine; ``--finetune``: the supervised worker on that
+    """``--capture``: LiveCapture fed by the engine; ``--finetune``: the supervised worker on that
     store, its exports watched and hot-swapped. Returns (capture or None, supervisor or None)."""
     if args.finetune is not None and args.capture is None:
         raise ValueError("--finetune needs --capture DIR (the store it learns from)")
     if args.capture is None:
         return None, None
-    from scrapl_live.finetune.capture import BackgroundCapture
+    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
     from scrapl_live.finetune.store import CaptureStore
 
-    capture = BackgroundCapture(CaptureStore(args.capture))
-    engine.capture = capture.submit
+    capture = LiveCapture.for_engine(engine, BackgroundCapture(CaptureStore(args.capture)))
+    engine.capture = capture
     if args.finetune is None:
         return capture, None
     from scrapl_live.finetune.supervisor import Supervisor

@@ -19,9 +19,10 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -127,9 +128,10 @@ class Engine:
         self.hits: list[Hit] = []
         self.latency = LatencyStats()
         self.errors = 0
-        self.capture: Callable[[np.ndarray, int, np.ndarray, dict], object] | None = None
-        """Optional per-hit callback (analysed window (W,) at the model rate, that rate, θ̂ (U,), metadata),
-        called on the inference thread; must not block (``finetune.BackgroundCapture.submit``)."""
+        self.capture: Any | None = None
+        """Optional capture tap (``finetune.LiveCapture``): ``feed(block, t0)`` gets every input block on
+        the block thread, ``hit(start, θ̂ (U,), metadata)`` every analysed hit on the inference thread;
+        neither may block."""
         self._outstanding = 0  # jobs submitted but not yet applied
         self._n_jobs = 0
         if self.head_synth is not None:  # first renders are slow (allocations, caches): warm both now
@@ -153,6 +155,8 @@ class Engine:
         self._hist[pos : pos + first] = x[:first]
         self._hist[: self.block_size - first] = x[first:]
         t0, self._t = self._t, self._t + self.block_size
+        if self.capture is not None:
+            self._call(self.capture.feed, x, t0)
         if self.mode == "hits":
             self._waiting.extend((int(o), time.perf_counter()) for o in self.detector.process(x))
             for onset, t_det in [w for w in self._waiting if w[0] + self.window <= self._t]:
@@ -239,7 +243,7 @@ class Engine:
         x = np.pad(x, (0, max(0, model.window - x.size)))[: model.window]
         theta = model.infer(x)
         if self.capture is not None:
-            self._call(self.capture, x, model.sample_rate, theta,
+            self._call(self.capture.hit, start, theta,
                        {"start_s": start / self.sample_rate, "model": str(model.path), "synth": model.synth})
         t1 = time.perf_counter()
         peak = float(np.max(np.abs(win))) if win.size else 0.0

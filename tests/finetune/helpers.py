@@ -13,7 +13,7 @@ from scrapl_live.finetune.worker import FinetuneConfig
 REPO = Path(__file__).resolve().parents[2]
 HYDROGEN_TRAIN = REPO / "data" / "hydrogen" / "train"
 SR = 44100
-CAPTURE = SR // 2  # 0.5 s per stored hit, like ``finetune add --window-s 0.5``
+CAPTURE = SR  # 1 s per stored hit: the tr808 synth's length, as ``finetune add`` and live capture store
 
 
 def export_start_model(path: Path, seed: int = 0) -> Path:

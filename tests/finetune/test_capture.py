@@ -1,4 +1,5 @@
-"""``scrapl-live finetune add``: files → hits/windows (+ θ̂ from an ONNX encoder) → capture store."""
+"""``scrapl-live finetune add``: files → hits from their onsets / segments (+ θ̂ from an ONNX encoder) →
+capture store; the background writer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scrapl_live.audio import save_audio
+from scrapl_live.audio import load_audio, save_audio
 from scrapl_live.cli import main
 from scrapl_live.finetune.store import CaptureStore
 
@@ -26,19 +27,30 @@ def _bursts(seed: int = 0) -> np.ndarray:
     return x
 
 
+def _expected_lengths(starts: list[int], n: int, length: int) -> list[int]:
+    """Each hit from its onset for ``length`` samples, cut at the next onset or the end of the audio."""
+    return [min(length, e - s) for s, e in zip(starts, [*starts[1:], n], strict=True)]
+
+
 def test_add_hits_from_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     wav = save_audio(tmp_path / "take.wav", _bursts(), SR)
+    x, _ = load_audio(wav, SR)  # as stored in the file
     store_dir = tmp_path / "store"
-    assert main(["finetune", "add", str(wav), "--store", str(store_dir), "--window-s", "0.25"]) == 0
+    assert main(["finetune", "add", str(wav), "--store", str(store_dir), "--length-s", "0.55"]) == 0
     assert "4 hits found, 4 stored" in capsys.readouterr().out
     samples = list(CaptureStore(store_dir).samples())
     assert len(samples) == 4
-    for s, t in zip(samples, ONSETS_S, strict=True):
-        assert s.sample_rate == SR and s.audio.shape == (int(0.25 * SR),) and s.theta is None
+    starts = [round(s.meta["start_s"] * SR) for s in samples]
+    lengths = _expected_lengths(starts, x.size, int(0.55 * SR))
+    # 0.3 → cut at the onset 0.8; 0.8 → 0.45 s to 1.25; 1.25 and 1.9 → the full 0.55 s
+    np.testing.assert_allclose(np.array(lengths) / SR, [0.5, 0.45, 0.55, 0.55], atol=0.01)
+    for s, t, start, n in zip(samples, ONSETS_S, starts, lengths, strict=True):
+        assert s.sample_rate == SR and s.theta is None and abs(s.meta["start_s"] - t) < 0.005
         assert s.meta["mode"] == "hits" and s.meta["source"] == str(wav.resolve())
-        assert abs(s.meta["start_s"] - t) < 0.005
-    # the same file again: every window is an exact duplicate
-    assert main(["finetune", "add", str(wav), "--store", str(store_dir), "--window-s", "0.25"]) == 0
+        assert s.meta["length"] == int(0.55 * SR) and s.meta["window"] == 2048
+        np.testing.assert_array_equal(s.audio, x[start : start + n])  # the take itself, from the onset
+    # the same file again: every hit is an exact duplicate
+    assert main(["finetune", "add", str(wav), "--store", str(store_dir), "--length-s", "0.55"]) == 0
     assert "0 stored, 4 skipped" in capsys.readouterr().out
     assert len(CaptureStore(store_dir)) == 4
 
@@ -48,7 +60,7 @@ def test_add_windows_skips_silence(tmp_path: Path, capsys: pytest.CaptureFixture
     x[int(1.0 * SR):] = 0.0  # bursts at 0.3 and 0.8 s, then digital silence
     wav = save_audio(tmp_path / "w.wav", x, SR)
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--mode", "windows",
-                 "--window-s", "0.5"]) == 0
+                 "--length-s", "0.5"]) == 0
     # windows [0, .5) [.5, 1) [1, 1.5) [1.5, 2) [2, 2.5): the first two hold the bursts, the rest is silent
     assert "5 windows found, 2 stored, 3 skipped" in capsys.readouterr().out
     starts = [s.meta["start_s"] for s in CaptureStore(tmp_path / "s").samples()]
@@ -72,10 +84,14 @@ def test_add_with_model_stores_encoder_predictions(tmp_path: Path) -> None:
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--model", str(model)]) == 0
     samples = list(CaptureStore(tmp_path / "s").samples())
     assert len(samples) == 4
-    for s in samples:
-        assert s.sample_rate == enc.sample_rate and s.audio.shape == (enc.window,)
+    x, _ = load_audio(wav, SR)
+    starts = [round(s.meta["start_s"] * SR) for s in samples]
+    # the synth's output length (1 s for tr808) from each onset, cut at the next one
+    for s, start, n in zip(samples, starts, _expected_lengths(starts, x.size, SR), strict=True):
+        assert s.sample_rate == enc.sample_rate and s.meta["length"] == SR and s.meta["window"] == enc.window
         assert s.meta["synth"] == "tr808" and s.meta["model"] == str(model)
-        np.testing.assert_allclose(s.theta, np.clip(enc(s.audio), 0, 1), atol=1e-6)  # θ̂ of that window
+        np.testing.assert_array_equal(s.audio, x[start : start + n])
+        np.testing.assert_allclose(s.theta, np.clip(enc(s.audio[: enc.window]), 0, 1), atol=1e-6)  # θ̂ of W
 
 
 def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
@@ -83,6 +99,7 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
     wav = save_audio(tmp_path / "w.wav", _bursts(), SR)
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--max-mb", "-1"]) == 1
     assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--window-s", "0"]) == 1
+    assert main(["finetune", "add", str(wav), "--store", str(tmp_path / "s"), "--length-s", "0"]) == 1
 
 
 def test_background_capture_counts_and_stores(tmp_path: Path) -> None:

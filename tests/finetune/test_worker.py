@@ -123,10 +123,10 @@ def test_status_command_and_png(short_run: dict, capsys: pytest.CaptureFixture[s
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_engine_capture_hook_fills_the_store(tmp_path: Path) -> None:
-    """``engine.capture = BackgroundCapture(store).submit``: every analysed hit lands in the store with the
-    window the encoder saw and the θ̂ the engine played."""
-    from scrapl_live.finetune.capture import BackgroundCapture
+def test_engine_capture_stores_each_hit_from_its_onset(tmp_path: Path) -> None:
+    """``engine.capture = LiveCapture``: every analysed hit lands in the store from its onset for the synth's
+    length (1 s), cut at the next onset, with the θ̂ the engine played; an old W-sample store still reads."""
+    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
     from scrapl_live.finetune.store import CaptureStore
     from scrapl_live.live.engine import Engine
     from scrapl_live.live.offline import run_signal
@@ -135,16 +135,30 @@ def test_engine_capture_hook_fills_the_store(tmp_path: Path) -> None:
     model = export_start_model(tmp_path / "m.onnx")
     audio, _ = hit_sequence(4, SR, seed=3, levels_db=(-20.0, -6.0), gap_s=(0.3, 0.4))
     engine = Engine(model, SR, 256, play_voices=False)
-    capture = BackgroundCapture(CaptureStore(tmp_path / "store"))
-    engine.capture = capture.submit
+    capture = LiveCapture.for_engine(engine, BackgroundCapture(CaptureStore(tmp_path / "store")))
+    engine.capture = capture
     run_signal(engine, audio, tail_s=0.2)
     engine.close()
     capture.close()
+    fed = np.zeros(capture._t, np.float32)  # what the engine was fed: the audio, then silence
+    fed[: audio.size] = audio
     samples = list(CaptureStore(tmp_path / "store").samples())
-    assert len(engine.hits) >= 1 and capture.stored == len(samples) == len(engine.hits)
-    for s, hit in zip(samples, engine.hits, strict=True):
+    assert len(engine.hits) >= 2 and capture.background.stored == len(samples) == len(engine.hits)
+    starts = [hit.t_samples for hit in engine.hits]
+    for s, hit, end in zip(samples, engine.hits, [*starts[1:], fed.size], strict=True):
         np.testing.assert_array_equal(s.theta, hit.theta)
-        assert s.audio.shape == (engine.slot.current.window,) and s.meta["start_s"] == hit.t_samples / SR
+        assert s.meta["start_s"] == hit.t_samples / SR and s.meta["length"] == SR == capture.length
+        assert s.audio.size == min(SR, end - hit.t_samples) > engine.window
+        np.testing.assert_array_equal(s.audio, fed[hit.t_samples : hit.t_samples + s.audio.size])
+    # the worker's reader: full-length targets (N = 1 s) with the captured span as the compared length
+    data = read_user_data(tmp_path / "store", SR, SR, holdout_frac=0.25)
+    spans = sorted([*data.train_len.tolist(), *data.heldout_len.tolist()])
+    assert data.train.shape[-1] == SR and spans == sorted(s.audio.size for s in samples)
+    old = CaptureStore(tmp_path / "old")  # a store written before: W-sample windows only
+    for s in samples:
+        old.add(s.audio[: engine.window], SR, s.theta, {"start_s": s.meta["start_s"]})
+    data = read_user_data(old.root, SR, SR, holdout_frac=0.25)
+    assert set(data.train_len.tolist()) | set(data.heldout_len.tolist()) == {engine.window}
 
 
 def test_run_command_validates_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
