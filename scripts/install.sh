@@ -20,4 +20,11 @@ python3 -m pip install -q --upgrade pip
 python3 -m pip install -q "torch==2.13.0"
 python3 -m pip install -q -e ".[test]"
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi   # put `scrapl-live` on PATH
+# Real drum one-shots for the fine-tune test and benchmarks: Debian's Hydrogen kits -> data/hydrogen
+# (gitignored; apt-get download + dpkg -x, no root install). Without them those tests skip, saying why.
+hydrogen() { python3 -c 'from scrapl_live.cli import main; raise SystemExit(main(["data", "hydrogen", "data/hydrogen"]))'; }
+if [ ! -f data/hydrogen/manifest.json ] && command -v apt-get >/dev/null 2>&1; then
+  hydrogen || { $SUDO apt-get update -qq && hydrogen; } \
+    || echo "warning: could not fetch the Hydrogen drum kits (apt-get download hydrogen-drumkits)"
+fi
 echo "scrapl-live installed: $(python3 -c 'import scrapl_live; print(scrapl_live.__version__)')"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from scrapl_live.finetune.store import CaptureStore
@@ -30,6 +31,21 @@ def export_start_model(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     export_onnx(Encoder(cfg), path)
     return path
+
+
+def require_hydrogen() -> None:
+    """Make sure ``data/hydrogen`` holds the Hydrogen kits (``scripts/install.sh`` extracts them; else they
+    are fetched now with ``apt-get download``); skip, printing why, when they cannot be obtained."""
+    if (HYDROGEN_TRAIN.parent / "manifest.json").is_file():
+        return
+    from scrapl_live.train.hydrogen import extract_hydrogen
+
+    try:
+        extract_hydrogen(HYDROGEN_TRAIN.parent)
+    except (RuntimeError, OSError) as exc:
+        reason = f"Hydrogen drum kits cannot be obtained (apt-get download hydrogen-drumkits): {exc}"
+        print(reason)
+        pytest.skip(reason)
 
 
 def user_sounds(n: int, hydrogen: bool = False) -> tuple[list[np.ndarray], str]:
