@@ -8,6 +8,7 @@ Every problem with a file becomes a ``ValueError``/``FileNotFoundError`` naming 
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -70,8 +71,25 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
     from scipy.signal import resample_poly
 
+    x = np.asarray(audio)
     g = gcd(int(sr_in), int(sr_out))
-    return resample_poly(audio, sr_out // g, sr_in // g, axis=-1).astype(np.float32)
+    up, down = sr_out // g, sr_in // g
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+    h = _poly_filter(up, down, dtype.str)
+    return resample_poly(x, up, down, axis=-1, window=h).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
+    """resample_poly's own low-pass FIR (Kaiser β=5, 10 zero crossings), designed once per ratio/dtype.
+
+    Designing it costs ~0.4 ms, several times the filtering of a short live window; passing the same
+    taps as ``window`` gives resample_poly's result bit for bit.
+    """
+    from scipy.signal import firwin
+
+    rate = max(up, down)
+    return firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
 
 
 def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:

@@ -161,6 +161,7 @@ def _resynth(args: argparse.Namespace) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from scrapl_live.live.engine import Engine
+    from scrapl_live.live.realtime import JOB_PRIORITY
     from scrapl_live.live.stream import LiveStream
 
     model = _model(args)
@@ -172,7 +173,7 @@ def _live(args: argparse.Namespace) -> int:
         port = None if args.midi_port == "virtual" else args.midi_port
         sinks.append(MidiSink(_mapping(args, names), names, args.sample_rate, port=port))
     engine = Engine(model, args.sample_rate, args.buffer, sinks=sinks, play_voices=not args.no_voices,
-                    threads=args.threads, async_inference=True)
+                    threads=args.threads, async_inference=True, job_priority=JOB_PRIORITY)
     if args.watch:
         engine.slot.watch(model.path)
     capture, tuner = _finetune_parts(args, engine, model.path)

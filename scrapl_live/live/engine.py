@@ -2,14 +2,15 @@
 
 One :meth:`Engine.process_block` call is the whole per-block pipeline; live mode calls it from a
 worker thread fed by the audio callback's ring buffers, file mode calls it in a loop over a file.
-Heavy work (encoder + voice rendering, a few ms) is a *job*: run inline in file mode (deterministic)
-or on an inference thread in live mode (``async_inference=True``), so the block loop never waits on
-it; finished jobs are applied — sinks called, voices started — at the next block boundary, always on
-the block thread, so sinks never see two threads.
 
-Modes follow the model card's synth: ``tr808`` → one job per detected hit on the W samples after the
-onset; ``granular`` → a job every ``analysis_hop_s`` on the latest W samples, θ smoothed per block and
-played by a streaming :class:`GranularVoice`.
+tr808 mode (one event per detected hit) is latency-critical, so a hit is played *in the block in which
+its W-sample analysis window completes*: encoder (~0.6 ms), then the first ``HEAD_SAMPLES`` of the voice
+rendered in numpy (:class:`~scrapl_live.live.head808.TR808Head`, ~0.3 ms), sinks notified and the head
+started in this very output block — no thread hand-off on the way.  Only the rest of the voice (the
+torch synth, several ms) is a *job*; texture mode's analyses (every ``analysis_hop_s`` on the latest W
+samples, θ smoothed per block, played by a streaming :class:`GranularVoice`) are jobs too.  Jobs run
+inline in file mode (deterministic) or on a job thread in live mode (``async_inference=True``); their
+results are applied at the next block boundary on the block thread, so sinks never see two threads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from scrapl_live.audio import resample
-from scrapl_live.live.latency import LatencyStats
+from scrapl_live.live.latency import LatencyStats, Stopwatch
 from scrapl_live.live.model import LoadedModel, ModelSlot, load_model
 from scrapl_live.live.onset import OnsetDetector
 from scrapl_live.live.sinks import AudioSink, ClosableSink, HitSink, ParamSink
@@ -39,22 +40,23 @@ MODES = {"tr808": "hits", "granular": "texture"}
 LIVE_SYNTH_OPTIONS: dict[str, dict[str, int]] = {"tr808": {"pre_delay": 0, "max_shift": 0}}
 """Synth options for playback: the 808's training-time pre-delay would only add latency live."""
 HEAD_SAMPLES = 2048
-"""One-shot head rendered first (synth rate): 46 ms of sound in ~2 ms, while the rest renders."""
+"""One-shot head rendered in numpy in the hit's own block (43 ms at 48 kHz) while the rest renders."""
 
 
 @dataclass
 class Hit:
-    """One analysed hit (or texture frame): onset, window level, θ̂, and the voice to play."""
+    """One analysed hit (or texture frame): onset, window level, θ̂, the voice's head and its timings."""
 
     t_samples: int
     velocity: float
     theta: np.ndarray
     params: dict[str, float]
-    voice: np.ndarray | None = field(default=None, repr=False)
+    voice: np.ndarray | None = field(default=None, repr=False)  # the head of a tr808 voice
     voice_gain: float = 1.0
-    detected_at: float = 0.0  # perf_counter when the job was queued
-    inference_ms: float = 0.0
-    render_ms: float = 0.0
+    seed: int = 0
+    timings: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Processing parts: name → (wall ms, thread-CPU ms) — detection, inference, render."""
+    wait_samples: int = 0  # from the window's last sample to the end of its block (inside the input buffer)
     slot: tuple[int, int] | None = None  # mixer (slot, token) once the voice plays
 
 
@@ -70,13 +72,14 @@ class Engine:
     """Streaming resynthesis engine at ``sample_rate`` with fixed ``block_size`` blocks.
 
     model: path of an ONNX encoder (or a :class:`LoadedModel`); sinks: any mix of
-    :mod:`scrapl_live.live.sinks` roles; play_voices: mix our DDSP voices into the output.
+    :mod:`scrapl_live.live.sinks` roles; play_voices: mix our DDSP voices into the output;
+    job_priority: SCHED_FIFO priority of the job thread (live mode; see :mod:`scrapl_live.live.realtime`).
     """
 
     def __init__(self, model: str | Path | LoadedModel, sample_rate: int, block_size: int = 256,
                  sinks: Sequence[object] = (), play_voices: bool = True, threads: int = 1,
                  async_inference: bool = False, max_voices: int = 8, analysis_hop_s: float = 0.5,
-                 smoothing_s: float = 0.3, seed: int = 0) -> None:
+                 smoothing_s: float = 0.3, seed: int = 0, job_priority: int | None = None) -> None:
         if not isinstance(sample_rate, int) or sample_rate < 8000:
             raise ValueError(f"sample_rate must be an int >= 8000, got {sample_rate!r}")
         if not isinstance(block_size, int) or not 16 <= block_size <= 8192:
@@ -94,11 +97,14 @@ class Engine:
         self.mode = MODES[loaded.synth]
         options = LIVE_SYNTH_OPTIONS.get(loaded.synth, {})
         self.synth = synths.get(loaded.synth, **options).eval()
-        head = min(self.synth.n_samples, HEAD_SAMPLES)
-        self.head_synth = None
-        if self.mode == "hits":
-            self.head_synth = synths.get(loaded.synth, **options, n_samples=head).eval()
-        self._head_guard = 64  # resampling edge samples dropped from the head's end
+        self.head = None
+        if self.mode == "hits":  # one-shots are rendered at the engine rate: nothing to resample live
+            seconds = self.synth.n_samples / self.synth.sample_rate
+            self.synth = synths.get(loaded.synth, **options, sample_rate=sample_rate,
+                                    n_samples=round(seconds * sample_rate)).eval()
+            from scrapl_live.live.head808 import TR808Head
+
+            self.head = TR808Head(self.synth, min(HEAD_SAMPLES, self.synth.n_samples))
         self.specs = list(self.synth.params)
         self.sinks = list(sinks)
         self.window = math.ceil(loaded.window * sample_rate / loaded.sample_rate)  # W at the engine rate
@@ -117,27 +123,28 @@ class Engine:
         self._level = 0.0  # smoothed input RMS driving the texture level
         self._hop = max(block_size, int(analysis_hop_s * sample_rate))
         self._next_analysis = self._hop  # first analyses see a zero-padded, partly filled window
-        self._waiting: list[tuple[int, float]] = []  # (onset, perf_counter at detection), window incomplete
-        self._done: queue.SimpleQueue[Hit] = queue.SimpleQueue()
-        self._jobs: queue.SimpleQueue[tuple | None] | None = None
+        self._waiting: list[int] = []  # detected onsets whose window is not complete yet
+        self._done: queue.SimpleQueue[Hit | VoiceTail | None] = queue.SimpleQueue()  # None: no result
+        self._jobs: queue.SimpleQueue[Callable[[], Hit | VoiceTail | None] | None] | None = None
         self._worker: threading.Thread | None = None
         if async_inference:
             self._jobs = queue.SimpleQueue()
-            self._worker = threading.Thread(target=self._job_loop, name="scrapl-inference", daemon=True)
+            self._worker = threading.Thread(target=self._job_loop, args=(job_priority,),
+                                            name="scrapl-jobs", daemon=True)
             self._worker.start()
         self.hits: list[Hit] = []
         self.latency = LatencyStats()
         self.errors = 0
         self.capture: Any | None = None
         """Optional capture tap (``finetune.LiveCapture``): ``feed(block, t0)`` gets every input block on
-        the block thread, ``hit(start, θ̂ (U,), metadata)`` every analysed hit on the inference thread;
+        the block thread, ``hit(start, θ̂ (U,), metadata)`` every analysed hit on the job thread;
         neither may block."""
         self._outstanding = 0  # jobs submitted but not yet applied
-        self._n_jobs = 0
-        if self.head_synth is not None:  # first renders are slow (allocations, caches): warm both now
-            for is_head in (True, False):
-                self._render(np.full(len(self.specs), 0.5, np.float32), 0, head=is_head)
-        self._lag_ms: dict[int, float] = {}
+        self._n_events = 0
+        if self.head is not None:  # first renders are slow (allocations, caches): warm both now
+            theta = np.full(len(self.specs), 0.5, np.float32)
+            self.head.render(theta, 0)
+            self._render(theta, 0)
 
     # ------------------------------------------------------------------------------------ block loop
     def process_block(self, block: np.ndarray) -> np.ndarray:
@@ -157,18 +164,28 @@ class Engine:
         t0, self._t = self._t, self._t + self.block_size
         if self.capture is not None:
             self._call(self.capture.feed, x, t0)
+        while not self._done.empty():
+            self._apply(self._done.get())
         if self.mode == "hits":
-            self._waiting.extend((int(o), time.perf_counter()) for o in self.detector.process(x))
-            for onset, t_det in [w for w in self._waiting if w[0] + self.window <= self._t]:
-                self._submit(model, onset, t_det)
-            self._waiting = [w for w in self._waiting if w[0] + self.window > self._t]
+            watch = Stopwatch()
+            self._waiting.extend(self.detector.process(x))
+            detection = watch.lap()
+            ready = [o for o in self._waiting if o + self.window <= self._t]
+            if ready:
+                self._waiting = [o for o in self._waiting if o + self.window > self._t]
+            for onset in ready:
+                try:
+                    self._play_hit(model, onset, detection)
+                except Exception as exc:  # a failing encoder or sink loses this hit, never the stream
+                    self.errors += 1
+                    log.error("hit at %d failed: %s", onset, exc)
         else:
             self._level += 0.05 * (float(np.sqrt(np.mean(x**2))) - self._level)
             if self._t >= self._next_analysis:
                 self._next_analysis += self._hop
-                self._submit(model, self._t - self.window, time.perf_counter())
-        while not self._done.empty():
-            self._apply(self._done.get())
+                start = self._t - self.window
+                win = self._window(start)
+                self._submit(lambda: self._analyse(model, start, win))
         out = self._out
         out.fill(0.0)
         theta = self.smoother.step() if self.mode == "texture" else None
@@ -193,7 +210,7 @@ class Engine:
             self.errors += 1
             log.error("sink %s failed: %s", getattr(fn, "__qualname__", fn), exc)
 
-    # ------------------------------------------------------------------------------------ jobs
+    # ------------------------------------------------------------------------------------ hits
     def _window(self, start: int) -> np.ndarray:
         """Copy of the input history [start, start + window) (zeros before the first sample)."""
         idx = (start + np.arange(self.window)) % self._hist.size
@@ -202,84 +219,98 @@ class Engine:
             win[: -start] = 0.0
         return win
 
-    def _submit(self, model: LoadedModel, start: int, t_det: float) -> None:
-        # samples the job came later than the end of its window (detector look-ahead, block rounding)
-        self._lag_ms[start] = 1e3 * (self._t - start - self.window) / self.sample_rate
-        self._outstanding += 1
-        self._n_jobs += 1
-        job = (model, start, self._window(start), t_det, self._seed + self._n_jobs)
-        if self._jobs is not None:
-            self._jobs.put(job)
-        else:  # inline (file mode): apply each part at once, so the head is not held back by the tail
-            for item in self._run_job(*job):
-                self._apply(item)
-
-    def _job_loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                for item in self._run_job(*job):
-                    self._done.put(item)
-            except Exception as exc:  # keep the inference thread alive whatever one job does
-                self.errors += 1
-                self._outstanding -= 1
-                log.error("inference job failed: %s", exc)
-
-    def _render(self, theta: np.ndarray, seed: int, head: bool) -> np.ndarray:
-        """Voice for θ at the engine rate: only its first ``head_samples`` (fast) or the whole one-shot."""
-        synth = self.head_synth if head else self.synth
-        with self.torch.no_grad():
-            voice = synth(self.torch.from_numpy(theta[None]), self.torch.tensor([seed]))[0, 0].numpy()
-        voice = resample(voice, synth.sample_rate, self.sample_rate)
-        return voice[: -self._head_guard] if head else voice
-
-    def _run_job(self, model: LoadedModel, start: int, win: np.ndarray, t_det: float, seed: int):  # noqa: ANN202
-        """Encoder (+ voice in hit mode) for one window (engine rate). Yields Hit, then the full voice.
-
-        The voice comes in two parts so that it starts sounding after a short render: the head (first
-        ``head_samples``, equal to the start of the full render) with the Hit, then the whole voice.
-        """
-        t0 = time.perf_counter()
+    def _encode(self, model: LoadedModel, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Window (W,) at the engine rate → (the model's input (W_model,), θ̂ (U,))."""
         x = resample(win, self.sample_rate, model.sample_rate)
         x = np.pad(x, (0, max(0, model.window - x.size)))[: model.window]
-        theta = model.infer(x)
-        if self.capture is not None:
-            self._call(self.capture.hit, start, theta,
-                       {"start_s": start / self.sample_rate, "model": str(model.path), "synth": model.synth})
-        t1 = time.perf_counter()
-        peak = float(np.max(np.abs(win))) if win.size else 0.0
-        velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
-        hit = Hit(start, velocity, theta, self._physical(theta), detected_at=t_det,
-                  inference_ms=1e3 * (t1 - t0))
-        if self.mode != "hits" or not self.play_voices:
-            yield hit
-            return
-        head = self._render(theta, seed, head=True)
-        hit.voice = head
-        hit.voice_gain = min(peak / max(float(np.max(np.abs(head))), 1e-4), 10.0)
-        hit.render_ms = 1e3 * (time.perf_counter() - t1)
-        yield hit
-        yield VoiceTail(hit, self._render(theta, seed, head=False))
+        return x, model.infer(x)
 
-    def _apply(self, item: Hit | VoiceTail) -> None:
-        """Block thread: start/extend the voice, update texture targets, notify sinks, record latency."""
-        if isinstance(item, VoiceTail):
-            self._outstanding -= 1
-            if item.hit.slot is not None:
-                self.mixer.extend(*item.hit.slot, item.voice, item.hit.voice_gain)
-            return
-        hit = item
-        self.hits.append(hit)
-        self.latency.add(hit, time.perf_counter(), self._lag_ms.pop(hit.t_samples, 0.0))
-        if hit.voice is None:
-            self._outstanding -= 1
-        else:
+    def _play_hit(self, model: LoadedModel, onset: int, detection: tuple[float, float]) -> None:
+        """Block thread, in the block that completed the hit's window: θ̂, the voice's head, sinks; the rest
+        of the voice (and the capture tap) becomes a job."""
+        watch = Stopwatch()
+        win = self._window(onset)
+        x, theta = self._encode(model, win)
+        inference = watch.lap()
+        peak = float(np.max(np.abs(win)))
+        velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
+        self._n_events += 1
+        hit = Hit(onset, velocity, theta, self._physical(theta), seed=self._seed + self._n_events,
+                  wait_samples=self._t - onset - self.window)
+        if self.play_voices:
+            hit.voice = self.head.render(theta, hit.seed)
+            hit.voice_gain = min(peak / max(float(np.max(np.abs(hit.voice))), 1e-4), 10.0)
             hit.slot = self.mixer.trigger(hit.voice, hit.voice_gain, final=False)
-        if self.mode == "texture":
-            self.smoother.set_target(hit.theta)
-            return
+        hit.timings = {"detection": detection, "inference": inference, "render": watch.lap()}
+        self.hits.append(hit)
+        self.latency.add(hit)
         for sink in self.sinks:
             if isinstance(sink, HitSink):
                 self._call(sink.on_hit, hit.t_samples, hit.velocity, hit.theta, hit.params)
+        if self.play_voices or self.capture is not None:
+            self._submit(lambda: self._tail(hit, model))
+
+    def _tail(self, hit: Hit, model: LoadedModel) -> VoiceTail | None:
+        """Job: hand the hit to the capture tap, render its whole voice (torch synth)."""
+        self._tap(hit.t_samples, hit.theta, model)
+        return VoiceTail(hit, self._render(hit.theta, hit.seed)) if self.play_voices else None
+
+    def _analyse(self, model: LoadedModel, start: int, win: np.ndarray) -> Hit:
+        """Job (texture mode): θ̂ of the window starting at ``start``."""
+        watch = Stopwatch()
+        _, theta = self._encode(model, win)
+        hit = Hit(start, 0.0, theta, self._physical(theta), timings={"inference": watch.lap()})
+        self._tap(start, theta, model)
+        return hit
+
+    def _tap(self, start: int, theta: np.ndarray, model: LoadedModel) -> None:
+        if self.capture is not None:
+            self._call(self.capture.hit, start, theta,
+                       {"start_s": start / self.sample_rate, "model": str(model.path), "synth": model.synth})
+
+    def _render(self, theta: np.ndarray, seed: int) -> np.ndarray:
+        """The whole one-shot for θ (U,) at the engine rate (the torch synth)."""
+        with self.torch.no_grad():
+            return self.synth(self.torch.from_numpy(theta[None]), self.torch.tensor([seed]))[0, 0].numpy()
+
+    # ------------------------------------------------------------------------------------ jobs
+    def _submit(self, job: Callable[[], Hit | VoiceTail | None]) -> None:
+        """Run ``job`` on the job thread (live) or now (file mode); its result is applied on the block
+        thread."""
+        self._outstanding += 1
+        if self._jobs is not None:
+            self._jobs.put(job)
+        else:
+            self._apply(self._run(job))
+
+    def _run(self, job: Callable[[], Hit | VoiceTail | None]) -> Hit | VoiceTail | None:
+        try:
+            return job()
+        except Exception as exc:  # a failing job costs its result, never the engine or the job thread
+            self.errors += 1
+            log.error("engine job failed: %s", exc)
+            return None
+
+    def _job_loop(self, priority: int | None) -> None:
+        if priority is not None:
+            from scrapl_live.live.realtime import make_thread_realtime
+
+            make_thread_realtime(priority)
+        while (job := self._jobs.get()) is not None:
+            self._done.put(self._run(job))
+
+    def _apply(self, item: Hit | VoiceTail | None) -> None:
+        """Block thread: extend a voice by its tail, or take a texture frame's θ̂ (sinks see it per block)."""
+        self._outstanding -= 1
+        if item is None:
+            return
+        if isinstance(item, VoiceTail):
+            if item.hit.slot is not None:
+                self.mixer.extend(*item.hit.slot, item.voice, item.hit.voice_gain)
+            return
+        self.hits.append(item)
+        self.latency.add(item)
+        self.smoother.set_target(item.theta)
 
     def _grain_amplitudes(self, density: float) -> np.ndarray:
         """The granular synth's grain amplitudes (K,) at a density in [0, 1]."""
@@ -295,7 +326,7 @@ class Engine:
         return self.slot.swap(path, wait=wait)
 
     def drain(self, timeout_s: float = 10.0) -> None:
-        """Apply every submitted job, waiting for the inference thread (file mode end, tests)."""
+        """Apply every submitted job, waiting for the job thread (file mode end, tests)."""
         deadline = time.perf_counter() + timeout_s
         while self._outstanding > 0 and time.perf_counter() < deadline:
             try:
@@ -304,7 +335,7 @@ class Engine:
                 continue
 
     def close(self) -> None:
-        """Stop the inference thread and file watcher, close sinks that hold resources."""
+        """Stop the job thread and file watcher, close sinks that hold resources."""
         if self._jobs is not None and self._worker is not None:
             self._jobs.put(None)
             self._worker.join(timeout=5)

@@ -3,7 +3,9 @@
 The audio callback only copies: input channel → input ring buffer, output ring buffer → every output
 channel (silence when the engine is late, counted as an underrun), and counts the xruns PortAudio
 reports.  It allocates no arrays, takes no locks, does no I/O and runs no model.  A worker thread
-moves whole blocks from the input ring through ``Engine.process_block`` into the output ring.
+moves whole blocks from the input ring through ``Engine.process_block`` into the output ring; while the
+stream runs, :mod:`scrapl_live.live.realtime` settings keep the callback from waiting on the GIL (the
+worker runs SCHED_FIFO when the OS allows it, pass ``priority=None`` to keep it ordinary).
 sounddevice (PortAudio) is imported here only, so file mode works without it.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from scrapl_live.live.engine import Engine
+from scrapl_live.live.realtime import BLOCK_PRIORITY, RealtimeSession, make_thread_realtime
 from scrapl_live.live.ringbuffer import RingBuffer
 
 log = logging.getLogger(__name__)
@@ -111,7 +114,8 @@ class LiveStream:
 
     def __init__(self, engine: Engine, input_device: str | int | None = None,
                  output_device: str | int | None = None, channels: int = 1, ring_blocks: int = 32,
-                 queue_blocks: int = 1, jack_client_name: str | None = None) -> None:
+                 queue_blocks: int = 1, jack_client_name: str | None = None,
+                 priority: int | None = BLOCK_PRIORITY) -> None:
         import sounddevice as sd
 
         if jack_client_name:
@@ -124,6 +128,9 @@ class LiveStream:
         self._in_block = np.zeros(bs, dtype=np.float32)
         self._running = False
         self._worker: threading.Thread | None = None
+        self.priority = priority
+        self.realtime = False  # whether the worker got its SCHED_FIFO priority
+        self._session = RealtimeSession()
         try:
             self.stream = sd.Stream(
                 samplerate=engine.sample_rate, blocksize=bs, dtype="float32",
@@ -136,6 +143,8 @@ class LiveStream:
     def _work(self) -> None:
         bs = self.engine.block_size
         rings = self.rings
+        if self.priority is not None:
+            self.realtime = make_thread_realtime(self.priority)
         while self._running:
             if rings.in_ring.available() < bs:
                 time.sleep(0.0005)
@@ -168,6 +177,7 @@ class LiveStream:
 
     def start(self) -> None:
         """Start the worker thread and the stream."""
+        self._session.__enter__()
         self._running = True
         self._worker = threading.Thread(target=self._work, name="scrapl-engine", daemon=True)
         self._worker.start()
@@ -180,6 +190,7 @@ class LiveStream:
         self.stream.close()
         if self._worker is not None:
             self._worker.join(timeout=2)
+        self._session.__exit__(None, None, None)
 
     def __enter__(self) -> LiveStream:
         self.start()
