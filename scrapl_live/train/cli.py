@@ -17,6 +17,7 @@ _HELP = {
     "epoch_steps": "steps between validation/checkpoints (default: one pass over the data)",
     "data": "folder of real one-shots mixed into training (tr808)",
     "real_per_batch": "items of each batch taken from --data",
+    "theta_grad_norm": "rescale ∂L/∂θ̂ per synth parameter to an equal running RMS (audio losses)",
     "init": "checkpoint (.pt) whose encoder weights initialise the run (warm start, fresh optimiser)",
 }
 

@@ -45,6 +45,7 @@ class TrainConfig:
     theta_is_batches: int = 1  # θ-IS warm-up: batches of batch_size examples
     theta_is_iters: int = 20
     paths_per_step: int = 1
+    theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
     eval_paths: int = 8  # SCRAPL deterministic eval mode: this many fixed paths
     synthetic_items: int = 4096  # tr808: synthetic θ draws in the train split (val/test: a quarter each)
     sampling: str = "log"  # tr808 θ sampling: uniform | log
@@ -78,6 +79,8 @@ class TrainConfig:
             raise ValueError(
                 f"real_per_batch must be in [0, batch_size={self.batch}], got {self.real_per_batch}"
             )
+        if self.theta_grad_norm and self.loss == "ploss":
+            raise ValueError("theta_grad_norm needs an audio loss (not 'ploss')")
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
         if self.synth != "tr808" and self.data is not None:

@@ -24,6 +24,7 @@ from scrapl_live.train.config import TrainConfig
 from scrapl_live.train.curves import CSVLog, plot_curves
 from scrapl_live.train.data import BatchStream, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
+from scrapl_live.train.thetanorm import ThetaGradNorm
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LinearLR(
             self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
         )
+        self.theta_norm = ThetaGradNorm(self.synth.n_params) if cfg.theta_grad_norm else None
         self._build_data()
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -154,7 +156,11 @@ class Trainer:
                 raise ValueError("loss='ploss' needs synthetic rows on every rank (real_per_batch < batch)")
             value = self.loss(theta_hat[:n], theta[sl][:n])
         else:
-            value = self.loss(self.synth(theta_hat, seed_hat), x)
+            theta_in = theta_hat
+            if self.theta_norm is not None:
+                theta_in = theta_hat.view_as(theta_hat)  # hook on the synth's input only, not on the log
+                self.theta_norm.attach(theta_in)
+            value = self.loss(self.synth(theta_in, seed_hat), x)
         value.backward()
         if cfg.loss == "scrapl":
             self._check_same_paths()
@@ -261,6 +267,8 @@ class Trainer:
                 loss_state=self.loss.state_dict(),
                 rng=ckpt_io.rng_state(),
             )
+            if self.theta_norm is not None:
+                out["theta_norm"] = self.theta_norm.state_dict()
         return out
 
     def load(self, ckpt: dict[str, Any]) -> None:
@@ -277,6 +285,8 @@ class Trainer:
         self.sched.total_iters = self.cfg.max_steps
         self.loss.load_state_dict(ckpt["loss_state"])
         ckpt_io.set_rng_state(ckpt["rng"])
+        if self.theta_norm is not None:
+            self.theta_norm.load_state_dict(ckpt["theta_norm"])
         self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
 
     # Loop -----------------------------------------------------------------------------------------
