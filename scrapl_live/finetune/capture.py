@@ -178,10 +178,10 @@ class LiveCapture:
     """The live engine's capture tap (``engine.capture``): each hit from its onset for ``length`` samples.
 
     The engine calls :meth:`feed` with every input block (block thread) and :meth:`hit` with every
-    analysed hit (inference thread).  A hit is handed to ``background`` once ``margin`` samples after its
-    span have been heard (later onsets inside the span are known by then, and cut it short); the audio
-    comes from a ring buffer of the last ``length + window + margin`` samples and more.  ``feed`` only
-    copies: no allocation but the emitted segment, no lock, no disk.
+    analysed hit (any thread).  A hit is handed to ``background`` once ``margin`` samples (default W +
+    0.1 s) after its span have been heard (later onsets inside the span are known by then, and cut it
+    short); the audio comes from a ring buffer of the last ``length + window + margin`` samples and more.
+    ``feed`` only copies: no allocation but the emitted segment, no lock, no disk.
     """
 
     def __init__(self, background: BackgroundCapture, sample_rate: int, window: int, length: int,
@@ -190,7 +190,8 @@ class LiveCapture:
             raise ValueError(f"sample_rate, window and length must be > 0, got {sample_rate}, {window}, "
                              f"{length}")
         self.background, self.sample_rate, self.window, self.length = background, sample_rate, window, length
-        self.margin = sample_rate // 10 if margin is None else int(margin)  # detector + inference delay
+        # a later onset inside a span is reported W + detection + inference after it: wait that long
+        self.margin = window + sample_rate // 10 if margin is None else int(margin)
         span = length + window + self.margin + sample_rate // 4
         self._ring = np.zeros(1 << span.bit_length(), np.float32)
         self._t = 0  # absolute index of the next input sample
@@ -239,10 +240,18 @@ class LiveCapture:
             if start < self._t - self._ring.size or end <= start:
                 self.lost += 1
                 continue
-            idx = np.arange(start, end) % self._ring.size
             meta = {**meta, "window": self.window, "length": self.length}
-            self.background.submit(self._ring[idx], self.sample_rate, theta, meta)
+            self.background.submit(self._read(start, end), self.sample_rate, theta, meta)
         self._pending = keep
+
+    def _read(self, start: int, end: int) -> np.ndarray:
+        """Input samples [start, end) (end - start,) from the ring buffer (two slices, no index array)."""
+        n, pos = end - start, start % self._ring.size
+        first = min(n, self._ring.size - pos)
+        out = np.empty(n, np.float32)
+        out[:first] = self._ring[pos : pos + first]
+        out[first:] = self._ring[: n - first]
+        return out
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Hand over the hits still waiting (cut at the last fed sample), then close ``background``."""

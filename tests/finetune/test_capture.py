@@ -140,3 +140,29 @@ def test_background_capture_drops_when_full(tmp_path: Path) -> None:
     assert accepted in (1, 2)  # one in the queue, plus the one the writer may already hold
     assert cap.dropped == 50 - accepted
     assert cap.stored == accepted == len(CaptureStore(tmp_path / "s"))
+
+
+def test_live_capture_cuts_at_a_late_reported_onset_and_flushes_on_close(tmp_path: Path) -> None:
+    """LiveCapture alone, fed block by block: hit 2 starts 100 samples before hit 1's span ends and is
+    reported W + 50 samples after its onset (as the engine does) — hit 1 is still cut at it; hit 3, still
+    being heard at close(), is stored up to the last fed sample."""
+    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
+
+    sr, block, window, length = 8000, 64, 256, 4000
+    rng = np.random.default_rng(2)
+    x = (0.2 * rng.standard_normal(3 * length)).astype(np.float32)
+    cap = LiveCapture(BackgroundCapture(CaptureStore(tmp_path / "s", max_bytes=None)), sr, window, length)
+    onsets = [500, 500 + length - 100, 9000]
+    report = {o + window + 50: o for o in onsets}  # when each hit is reported
+    n_fed = 10_240
+    for t0 in range(0, n_fed, block):
+        cap.feed(x[t0 : t0 + block], t0)
+        for t in [t for t in report if t0 <= t < t0 + block]:
+            cap.hit(report.pop(t), np.full(2, 0.5, np.float32), {"start_s": 0.0})
+    cap.close()
+    got = sorted(CaptureStore(tmp_path / "s").samples(), key=lambda s: s.audio.size)
+    expected = sorted([x[500 : onsets[1]], x[onsets[1] : onsets[1] + length], x[9000:n_fed]], key=len)
+    assert [s.audio.size for s in got] == [len(e) for e in expected] == [1240, 3900, 4000]
+    for s, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(s.audio, e)
+        assert s.meta["window"] == window and s.meta["length"] == length and s.sample_rate == sr
