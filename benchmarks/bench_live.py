@@ -1,31 +1,45 @@
 """Live-engine benchmark: encoder latency, engine CPU, latency parts, and a real-time JACK run.
 
-    python benchmarks/bench_live.py [--seconds 300] [--rate 8] [--model models/tr808.onnx]
+    python benchmarks/bench_live.py [--seconds 300] [--rate 8] [--model models/tr808.onnx] [--no-server]
 
+Everything is printed in one run, each section with the load average (the machine may be shared:
+processing parts are given in wall-clock *and* thread-CPU time).
 1. Encoder p50/p99 through onnxruntime (1 thread) vs the same weights in eager torch (peer, same run).
-2. Engine CPU in file mode at 48 kHz / 256-frame blocks: idle (noise only) and under load (8 hits/s),
-   as a fraction of one core, i.e. CPU seconds per second of audio.
-3. Latency parts (buffering, window, detection, inference, render) from the loaded run.
-4. With a JACK server: the engine on a real duplex stream for --seconds with 8 hits/s played into it by
-   a second PortAudio client that records the output; xruns of the engine's stream vs the player's,
-   engine underruns (blocks the engine delivered late), and the
-   end-to-end onset→sound latency measured on the recording (minus the analysis window W).
-   Peer for xruns: the player's own stream (a trivial callback on the same JACK graph, same period):
-   JACK xruns hit every client, so engine/peer ≈ 1 means the engine adds none of its own.
+2. Voice head: the numpy head (first 2048 samples) vs the same samples from the torch synth (peer).
+3. Engine CPU in file mode at 48 kHz / 256-frame blocks: idle (noise only) and under load (8 hits/s),
+   as a fraction of one core; the onset detector's delay against the window W (a hit waits for its
+   window anyway: detection adds latency only where it comes later than W); latency parts.
+4. Real time: the benchmark starts its own JACK server, realtime (``jackd -n NAME -R -d dummy``; falls
+   back to a running server, or ``--no-server`` to use one), then
+   a. a trivial *wire* client (output = input in its callback) between the player and its recorder: the
+      graph's own loop delay (one period of JACK feedback, measured by cross-correlation);
+   b. the engine for --seconds with --rate hits/s played into it by a second PortAudio client (the
+      player, a trivial callback: the xrun peer) that records the output.  Reported: xruns of the
+      engine's stream and of the player (JACK xruns hit every client: ours should both be 0), engine
+      underruns (blocks delivered late), GC pauses, process CPU, latency parts on the block thread, and
+      the onset→sound latency measured on the recording minus W minus the wire's loop delay.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import gc
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,9 +49,21 @@ from scrapl_live.live.engine import Engine  # noqa: E402
 from scrapl_live.live.model import load_model  # noqa: E402
 from scrapl_live.live.offline import run_signal  # noqa: E402
 from scrapl_live.live.onset import OnsetDetector  # noqa: E402
+from scrapl_live.live.realtime import JOB_PRIORITY  # noqa: E402
 from tests.live.signals import hit_sequence  # noqa: E402
 
 SR, BLOCK = 48000, 256
+SEARCH_BLOCKS = 16
+"""Blocks of lag searched for a hit's voice in the recording (from 2 before the earliest possible)."""
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _pcts(values: list[float] | np.ndarray) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return f"p50 {np.percentile(v, 50):7.3f}  p99 {np.percentile(v, 99):7.3f}" if v.size else "n/a"
 
 
 def _model(path: str | None, tmp: Path) -> Path:
@@ -56,36 +82,63 @@ def _model(path: str | None, tmp: Path) -> Path:
     return tmp / "tr808.onnx"
 
 
+def _timed(fn, n: int) -> tuple[list[float], list[float]]:  # noqa: ANN001 - any callable
+    wall, cpu = [], []
+    for _ in range(n):
+        w, c = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(1e3 * (time.thread_time() - c))
+        wall.append(1e3 * (time.perf_counter() - w))
+    return wall, cpu
+
+
 def bench_encoder(model_path: Path, n: int = 300) -> None:
     from scrapl_live.encoder.export import onnx_to_torch
 
     model = load_model(model_path, threads=1)
     torch_enc = onnx_to_torch(model_path).eval()
-    rng = np.random.default_rng(0)
-    wins = (0.1 * rng.standard_normal((n, model.window))).astype(np.float32)
-    times = {"onnxruntime": [], "torch eager": []}
-    for w in wins:
-        t0 = time.perf_counter()
-        model.infer(w)
-        t1 = time.perf_counter()
+    w = (0.1 * np.random.default_rng(0).standard_normal(model.window)).astype(np.float32)
+
+    def eager() -> None:
         with torch.no_grad():
             torch_enc(torch.from_numpy(w[None]))
-        t2 = time.perf_counter()
-        times["onnxruntime"].append(t1 - t0)
-        times["torch eager"].append(t2 - t1)
-    p = {k: (1e3 * np.percentile(v, 50), 1e3 * np.percentile(v, 99)) for k, v in times.items()}
-    print(f"\n[1] encoder {model_path.name} (W={model.window} @ {model.sample_rate} Hz), 1 thread, n={n}")
-    for k, (p50, p99) in p.items():
-        print(f"    {k:12s} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
-    print(f"    onnxruntime / torch p50 ratio: {p['onnxruntime'][0] / p['torch eager'][0]:.2f}")
+
+    ort, ref = _timed(lambda: model.infer(w), n), _timed(eager, n)
+    print(f"\n[1] encoder {model_path.name} (W={model.window} @ {model.sample_rate} Hz), 1 thread, n={n}; "
+          f"{_load()}")
+    print(f"    onnxruntime  wall ms {_pcts(ort[0])}   thread-CPU ms {_pcts(ort[1])}")
+    print(f"    torch eager  wall ms {_pcts(ref[0])}   thread-CPU ms {_pcts(ref[1])}")
+    print(f"    onnxruntime / torch p50 ratio: {np.median(ort[0]) / np.median(ref[0]):.2f}")
+
+
+def bench_head(model_path: Path, n: int = 200) -> None:
+    engine = Engine(model_path, SR, BLOCK, threads=1)
+    head, synth = engine.head, engine.synth
+    thetas = np.random.default_rng(3).uniform(size=(n, len(engine.specs))).astype(np.float32)
+    it = iter(range(10**9))
+
+    def ours() -> None:
+        head.render(thetas[next(it) % n], 1)
+
+    def peer() -> None:  # the same samples from the torch synth: its whole render, then cut
+        with torch.no_grad():
+            synth(torch.from_numpy(thetas[next(it) % n][None]), torch.tensor([1]))[0, 0, : head.n_samples]
+
+    a, b = _timed(ours, n), _timed(peer, n)
+    print(f"\n[2] voice head ({head.n_samples} samples = {1e3 * head.n_samples / SR:.1f} ms at {SR} Hz), "
+          f"n={n}; {_load()}")
+    print(f"    numpy head   wall ms {_pcts(a[0])}   thread-CPU ms {_pcts(a[1])}")
+    print(f"    torch synth  wall ms {_pcts(b[0])}   thread-CPU ms {_pcts(b[1])}  (peer: whole voice, cut)")
+    print(f"    torch / numpy p50 wall ratio: {np.median(b[0]) / np.median(a[0]):.1f}")
+    engine.close()
 
 
 def bench_cpu(model_path: Path, seconds: float = 30.0) -> Engine:
     rng = np.random.default_rng(1)
     idle = (rng.standard_normal(int(seconds * SR)) * 1e-3).astype(np.float32)
     n_hits = int(8 * seconds)
-    loaded, _ = hit_sequence(n_hits, SR, seed=2, gap_s=(0.1, 0.15), levels_db=(-30.0, -3.0))
-    print(f"\n[2] engine CPU, file mode, {SR} Hz / {BLOCK}-frame blocks (fraction of one core)")
+    loaded, onsets = hit_sequence(n_hits, SR, seed=2, gap_s=(0.1, 0.15), levels_db=(-30.0, -3.0))
+    print(f"\n[3] engine CPU, file mode, {SR} Hz / {BLOCK}-frame blocks (fraction of one core); {_load()}")
     engine = None
     for name, x in (("idle (noise)", idle), (f"load ({n_hits / (loaded.size / SR):.1f} hits/s)", loaded)):
         engine = Engine(model_path, SR, BLOCK, threads=1)
@@ -94,72 +147,224 @@ def bench_cpu(model_path: Path, seconds: float = 30.0) -> Engine:
         cpu = time.process_time() - c0
         print(f"    {name:22s} {100 * cpu / (x.size / SR):6.2f} % of a core  ({len(engine.hits)} hits)")
         engine.close()
+    det, delays = OnsetDetector(SR), []
+    for i in range(0, loaded.size - BLOCK + 1, BLOCK):
+        delays += [i + BLOCK - o for o in det.process(loaded[i : i + BLOCK])]
+    print(f"    onset detector: detected {np.median(delays) / SR * 1e3:.1f} ms (p50), "
+          f"{np.max(delays) / SR * 1e3:.1f} ms (max) after the onset, with the block; "
+          f"W = {1e3 * engine.window / SR:.1f} ms → detection delays no hit: "
+          f"{np.max(delays) < engine.window}")
     return engine
 
 
-def report_latency(engine: Engine) -> dict[str, float]:
+def report_latency(engine: Engine, label: str) -> dict[str, float]:
     rep = engine.latency.report(SR, BLOCK, engine.window)
-    print(f"\n[3] latency parts (p50 over {int(rep['n'])} hits, ms)")
-    for k in ("buffering_ms", "window_ms", "detection_ms", "inference_ms", "inference_p99_ms", "render_ms"):
-        print(f"    {k.removesuffix('_ms'):15s} {rep[k]:8.2f}")
-    excl = rep["buffering_ms"] + rep["detection_ms"] + rep["inference_ms"] + rep["render_ms"]
-    print(f"    onset→sound excl. W (buffering+detection+inference+render): {excl:.2f} ms "
-          f"(target ≤ 2 buffers + 3 ms = {2e3 * BLOCK / SR + 3:.2f} ms)")
+    print(f"    latency parts, {label} ({int(rep['n'])} hits; block thread):")
+    for part in ("detection", "inference", "render", "processing"):
+        print(f"      {part:10s} wall ms p50 {rep[part + '_ms']:6.3f}  p99 {rep[part + '_p99_ms']:6.3f}   "
+              f"thread-CPU ms p50 {rep[part + '_cpu_ms']:6.3f}")
+    print(f"      buffering {rep['buffering_ms']:.2f} ms (input + output block; the window's last sample "
+          f"waits {rep['block_wait_ms']:.2f} ms on avg. inside the input one), W {rep['window_ms']:.1f} ms")
+    print(f"      onset→sound excl. W, upper bound (buffering + processing p50): "
+          f"{rep['total_excl_window_ms']:.2f} ms; target ≤ 2 buffers + 3 ms = {2e3 * BLOCK / SR + 3:.2f} ms")
     return rep
 
 
-def bench_jack(model_path: Path, seconds: float, rate: float, tmp: Path) -> None:
+# ---------------------------------------------------------------------------------------------- JACK
+@contextlib.contextmanager
+def jack_server(use_running: bool) -> Iterator[tuple[str, Path | None]]:
+    """A realtime JACK dummy server of our own, or the running default one (``use_running``).
+
+    Yields (description or "" when there is no server, the server's log or None)."""
+    if use_running or shutil.which("jackd") is None:
+        yield ("running server" if jack_server_running() else ""), None
+        return
+    name = f"scrapl-bench-{uuid.uuid4().hex[:6]}"
+    os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1", JACK_NO_AUDIO_RESERVATION="1")
+    log = Path(tempfile.gettempdir()) / f"{name}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(SR), "-p", str(BLOCK)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None and not jack_server_running():
+            time.sleep(0.2)
+        if proc.poll() is not None or not jack_server_running():
+            print(f"    could not start a realtime JACK server:\n{log.read_text()[-1500:]}")
+            yield "", None
+        else:
+            yield f"own realtime server {name} (jackd -R -d dummy -r {SR} -p {BLOCK})", log
+    finally:
+        if "sounddevice" in sys.modules:  # close PortAudio's JACK client before its server goes
+            sys.modules["sounddevice"]._terminate()
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.unlink(missing_ok=True)
+
+
+def _route(src: str, dst: str) -> None:
+    for peer in ("system:capture_1", "system:playback_1"):
+        subprocess.run(["jack_disconnect", peer, f"{dst}:in_0"], capture_output=True)
+        subprocess.run(["jack_disconnect", f"{src}:out_0", peer], capture_output=True)
+    subprocess.run(["jack_connect", f"{src}:out_0", f"{dst}:in_0"], check=True)
+
+
+def _play_through(client: str, clip: np.ndarray, tmp: Path, on_go=None) -> tuple[np.ndarray, int]:  # noqa: ANN001
+    """Player subprocess: plays ``clip`` into ``client`` and records its output; (recording, player xruns)."""
+    ply = f"bench-ply-{uuid.uuid4().hex[:6]}"
+    np.save(tmp / "clip.npy", clip)
+    (tmp / "go").unlink(missing_ok=True)
+    args = [ply, tmp / "clip.npy", tmp / "rec.npy", tmp / "go", clip.size / SR]
+    player = subprocess.Popen([sys.executable, str(ROOT / "tests/live/jack_player.py"), *map(str, args)])
+    for c in (client, ply):
+        while not any(p.startswith(c + ":") for p in subprocess.run(
+                ["jack_lsp"], capture_output=True, text=True).stdout.split("\n")):
+            time.sleep(0.1)
+    _route(ply, client)
+    _route(client, ply)
+    if on_go is not None:
+        on_go()
+    (tmp / "go").touch()
+    player.wait(timeout=clip.size / SR * 3 + 120)
+    return np.load(tmp / "rec.npy"), int((tmp / "rec.xruns").read_text())
+
+
+def wire_delay(tmp: Path) -> int:
+    """Loop delay (samples) of player → trivial pass-through client → player, by cross-correlation."""
+    import sounddevice as sd
+
+    from scrapl_live.live.stream import set_jack_client_name
+
+    name = f"bench-wire-{uuid.uuid4().hex[:6]}"
+    set_jack_client_name(name)
+    clip, _ = hit_sequence(6, SR, seed=9, gap_s=(0.3, 0.4), levels_db=(-12.0, -6.0))
+
+    def wire(indata, outdata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio signature
+        outdata[:] = indata
+
+    with sd.Stream(samplerate=SR, blocksize=BLOCK, channels=1, dtype="float32", callback=wire):
+        rec, _ = _play_through(name, clip, tmp)
+    xc = np.fft.irfft(np.fft.rfft(rec, 2 * rec.size) * np.conj(np.fft.rfft(clip[: rec.size], 2 * rec.size)))
+    return int(np.argmax(xc[: 4 * BLOCK]))
+
+
+def bench_jack(model_path: Path, seconds: float, rate: float, tmp: Path, use_running: bool) -> None:
     from scrapl_live.live.stream import LiveStream
 
-    if not jack_server_running():
-        print("\n[4] skipped: no JACK server (jackd --no-realtime -d dummy -r 48000 -p 256 &)")
-        return
-    tag = uuid.uuid4().hex[:6]
-    eng, ply = f"bench-eng-{tag}", f"bench-ply-{tag}"
-    n_hits = int(rate * seconds)
-    clip, onsets = hit_sequence(n_hits, SR, seed=5, gap_s=(0.8 / rate, 1.2 / rate), levels_db=(-30.0, -3.0))
-    np.save(tmp / "clip.npy", clip)
-    engine = Engine(model_path, SR, BLOCK, threads=1, async_inference=True)
-    stream = LiveStream(engine, jack_client_name=eng)
-    player_cmd = [sys.executable, str(ROOT / "tests/live/jack_player.py"), ply, str(tmp / "clip.npy"),
-                  str(tmp / "rec.npy"), str(tmp / "go"), str(clip.size / SR)]
-    player = subprocess.Popen(player_cmd)
-    with stream:
-        for client in (eng, ply):
-            while not any(p.startswith(client + ":") for p in subprocess.run(
-                    ["jack_lsp"], capture_output=True, text=True).stdout.split("\n")):
-                time.sleep(0.1)
-        for src, dst in ((ply, eng), (eng, ply)):
-            for peer in ("system:capture_1", "system:playback_1"):
-                subprocess.run(["jack_disconnect", peer, f"{dst}:in_0"], capture_output=True)
-                subprocess.run(["jack_disconnect", f"{src}:out_0", peer], capture_output=True)
-            subprocess.run(["jack_connect", f"{src}:out_0", f"{dst}:in_0"], check=True)
-        x0 = stream.xruns
-        (tmp / "go").touch()
-        player.wait(timeout=seconds * 3 + 120)
-        xruns = stream.xruns - x0
-    peer_xruns = int((tmp / "rec.xruns").read_text())
-    engine.close()
-    rec = np.load(tmp / "rec.npy")
-    det = OnsetDetector(SR)
-    out_onsets = np.array([o for i in range(0, rec.size, BLOCK) for o in det.process(rec[i : i + BLOCK])])
-    lat = []
-    for t in onsets:
-        after = out_onsets[(out_onsets > t) & (out_onsets < t + int(0.3 * SR))]
-        if after.size:
-            lat.append((after[0] - t) / SR * 1e3)
-    w_ms = 1e3 * engine.window / SR
-    print(f"\n[4] JACK real-time run: {seconds:.0f} s, {n_hits} hits ({rate:g}/s), {SR} Hz / {BLOCK} frames")
-    print(f"    engine stream xruns {xruns}  | player's (trivial callback, peer) xruns {peer_xruns}  "
-          f"(ratio {xruns / max(peer_xruns, 1):.2f}); engine underruns {stream.underruns}, "
-          f"errors {engine.errors}")
-    if lat:
-        lat_arr = np.array(lat)
-        print(f"    end-to-end onset→sound (recorded loopback, {len(lat)}/{n_hits} hits): "
-              f"p50 {np.median(lat_arr):.1f} ms, p95 {np.percentile(lat_arr, 95):.1f} ms; minus W "
-              f"({w_ms:.1f} ms): p50 {np.median(lat_arr) - w_ms:.1f} ms "
-              "(includes the player's own output+input buffering)")
-    report_latency(engine)
+    with jack_server(use_running) as (server, server_log):
+        print(f"\n[4] real time through JACK: {server or 'skipped (no JACK server)'}; {_load()}")
+        if not server:
+            return
+        loop = wire_delay(tmp)
+        print(f"    graph loop delay (player → wire client → player, cross-correlation): {loop} samples "
+              f"= {1e3 * loop / SR:.2f} ms (JACK's one-period feedback; subtracted below)")
+        n_hits = int(rate * seconds)
+        clip, onsets = hit_sequence(n_hits, SR, seed=5, gap_s=(0.8 / rate, 1.2 / rate),
+                                    levels_db=(-30.0, -3.0))
+        engine = Engine(model_path, SR, BLOCK, threads=1, async_inference=True, job_priority=JOB_PRIORITY)
+        eng = f"bench-eng-{uuid.uuid4().hex[:6]}"
+        stream = LiveStream(engine, jack_client_name=eng)
+        pauses: list[float] = []
+        started: list[float] = []
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                started.append(time.perf_counter())
+            elif started:
+                pauses.append(1e3 * (time.perf_counter() - started.pop()))
+
+        marks: dict[str, float] = {}
+
+        def on_go() -> None:  # idle CPU: the player streams silence until go
+            c0, w0 = time.process_time(), time.perf_counter()
+            time.sleep(5.0)
+            marks["idle"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+            marks["x0"], marks["c0"], marks["w0"] = stream.xruns, time.process_time(), time.perf_counter()
+            marks["u0"], marks["t0"], marks["steal0"] = stream.underruns, engine._t, _steal_s()
+            marks["log0"] = server_log.stat().st_size if server_log else 0
+            gc.callbacks.append(on_gc)  # after the stream's own start-up collection
+
+        try:
+            with stream:
+                rec, peer_xruns = _play_through(eng, clip, tmp, on_go)
+                busy = 100 * (time.process_time() - marks["c0"]) / (time.perf_counter() - marks["w0"])
+                xruns, underruns = stream.xruns - marks["x0"], stream.underruns - marks["u0"]
+                steal = _steal_s() - marks["steal0"]
+        finally:
+            if on_gc in gc.callbacks:
+                gc.callbacks.remove(on_gc)
+            engine.close()
+        print(f"    {seconds:.0f} s, {n_hits} hits ({rate:g}/s), {SR} Hz / {BLOCK} frames; worker "
+              f"SCHED_FIFO: {stream.realtime}; {_load()}")
+        print(f"    xruns: engine stream {xruns}, player (trivial callback, peer) {peer_xruns}; engine "
+              f"underruns {underruns}; errors {engine.errors}; stolen voices {engine.mixer.stolen}; voice "
+              f"tails later than their head's end {engine.mixer.late_tails}")
+        if server_log is not None:
+            with server_log.open() as f:
+                f.seek(marks["log0"])
+                text = f.read()
+            late = collections.Counter(m.group(1) for m in re.finditer(r"XRun: client = (\S+)", text))
+            print(f"    jackd's own account: driver woke up after its cycle's deadline "
+                  f"{text.count('JackTimedDriver::Process XRun')}× (the VM: CPU time stolen by the "
+                  f"hypervisor {steal:.2f} s during the run); clients late: {dict(late) or 'none'}")
+        print(f"    GC during the run: {len(pauses)} collections, max {max(pauses, default=0.0):.2f} ms")
+        print(f"    process CPU (callback + block + job threads): idle {marks['idle']:.1f} %, "
+              f"under load {busy:.1f} % of a core")
+        _measured_latency(engine, rec, onsets + int(marks["t0"]), loop, int(marks["t0"]))
+        report_latency(engine, "live run")
+
+
+
+def _steal_s() -> float:
+    """CPU time the hypervisor took from this VM so far (s, all CPUs; 0 where /proc/stat has no steal)."""
+    fields = Path("/proc/stat").read_text().split("\n")[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def _measured_latency(engine: Engine, rec: np.ndarray, approx: np.ndarray, loop: int, go: int) -> None:
+    """Where each hit's voice head lies in the recording (cross-correlation with the head the engine
+    played): onset→sound minus W minus the graph's loop delay, per hit, against the true onsets.
+
+    rec: the recording (clip clock); approx: true onsets on the engine's clock, roughly (the engine's
+    sample count when the player was told to start, ``go``, added); refined by the median offset."""
+    found = np.array([h.t_samples for h in engine.hits])
+    near = np.abs(found[:, None] - approx[None, :]).argmin(axis=1)
+    shift = int(np.median(found - approx[near]))  # engine clock = clip clock + go + shift
+    lags, offsets = [], []
+    for hit in engine.hits:
+        i = int(np.argmin(np.abs(approx + shift - hit.t_samples)))
+        truth = int(approx[i]) - go  # the onset in the clip (and recording) clock
+        if hit.voice is None or abs(approx[i] + shift - hit.t_samples) > SR // 100:
+            continue
+        lo = truth + engine.window + loop - 2 * BLOCK  # lags searched: -2 … +SEARCH_BLOCKS - 2 blocks
+        head = hit.voice[: 4 * BLOCK]  # a short template: the hit's next neighbour never overlaps it
+        seg = rec[max(lo, 0) : lo + SEARCH_BLOCKS * BLOCK + head.size]
+        if lo < 0 or seg.size < head.size + SEARCH_BLOCKS * BLOCK:
+            continue
+        n = 2 * seg.size
+        xc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(head, n)), n)[: SEARCH_BLOCKS * BLOCK]
+        energy = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+        local = np.sqrt(energy[head.size : head.size + xc.size] - energy[: xc.size]) + 1e-12
+        ncc = xc / local / (np.linalg.norm(head) + 1e-12)  # normalised: loud neighbours do not win
+        if ncc.max() < 0.5:
+            continue
+        at = lo + int(np.argmax(ncc))
+        lags.append(at - truth - engine.window - loop)
+        offsets.append(at - (hit.t_samples - go - shift + engine.window + hit.wait_samples))
+    lat_ms = 1e3 * np.array(lags) / SR
+    offsets = np.array(offsets) - int(np.median(offsets))
+    late = int(np.sum(offsets >= BLOCK // 2))
+    print(f"    onset→sound excl. W, measured: the voice's head found in the recording by normalised "
+          f"cross-correlation ≥ 0.5 ({len(lags)}/{approx.size} hits), minus the true onset, W and the wire's "
+          f"loop delay = the engine's latency over a pass-through client: ms {_pcts(lat_ms)}, "
+          f"max {lat_ms.max():.2f}")
+    print(f"      hits whose voice started a block or more after the block that completed their window: "
+          f"{late} (head position vs. that block: {int(offsets.min()):+d} … {int(offsets.max()):+d} samples)")
+    wait = 1e3 * np.array([h.wait_samples for h in engine.hits]) / SR
+    print(f"      = the window's last sample waiting for its block to end (ms {_pcts(wait)}) + the onset "
+          f"detector's error; for a device add its 2 buffers ({2e3 * BLOCK / SR:.2f} ms, what a pass-through "
+          f"has): p50 {2e3 * BLOCK / SR + np.median(lat_ms):.2f} ms, p99 "
+          f"{2e3 * BLOCK / SR + np.percentile(lat_ms, 99):.2f} ms")
 
 
 def main() -> None:
@@ -168,14 +373,17 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=8.0, help="hits per second in the JACK run")
     ap.add_argument("--model", default=None,
                     help="tr808 encoder (default: models/tr808.onnx, else an untrained one)")
+    ap.add_argument("--no-server", action="store_true",
+                    help="use the running JACK server instead of starting a realtime one")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         model = _model(args.model, tmp)
         bench_encoder(model)
-        report_latency(bench_cpu(model))
-        bench_jack(model, args.seconds, args.rate, tmp)
+        bench_head(model)
+        report_latency(bench_cpu(model), "file mode, load")
+        bench_jack(model, args.seconds, args.rate, tmp, args.no_server)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class OneShotMixer:
         self._owner = np.zeros(max_voices, dtype=np.int64)  # token of the voice in each slot
         self._token = 0
         self.stolen = 0
+        self.late_tails = 0  # extensions that came after their head had finished playing (a gap)
 
     @property
     def active(self) -> int:
@@ -62,6 +63,8 @@ class OneShotMixer:
         if self._owner[slot] != token:
             return False
         start = int(self._len[slot])
+        if self._pos[slot] >= start:
+            self.late_tails += 1
         n = min(int(audio.shape[-1]), self.max_len)
         if n > start:
             np.multiply(audio[start:n], gain, out=self._buf[slot, start:n])

@@ -38,3 +38,22 @@ def test_sparse_grains_never_burst() -> None:
     voice = GranularVoice(SR, BLOCK, _amplitudes, rate_hz=0.5, seed=2)
     out = _render(voice, 40.0, 1.0, level=0.05)
     assert np.abs(out).max() < 0.05 * 12  # one grain's peak over the long-run RMS stays bounded
+
+
+def test_mixer_head_then_tail_plays_the_whole_voice_and_counts_a_late_tail() -> None:
+    from scrapl_live.live.voices import OneShotMixer
+
+    voice = np.linspace(1.0, 0.5, 1000, dtype=np.float32)
+    mixer = OneShotMixer(max_voices=2, max_len=1000, fade=8)
+    slot = mixer.trigger(voice[:300], gain=0.5, final=False)
+    out = np.zeros(1000, np.float32)
+    mixer.mix_into(out[:256])
+    assert mixer.extend(*slot, voice, gain=0.5) and mixer.late_tails == 0  # in time: seamless
+    for i in range(256, 1000, 256):
+        mixer.mix_into(out[i : i + 256])
+    expected = 0.5 * voice
+    expected[-8:] *= np.linspace(1.0, 0.0, 8, dtype=np.float32)  # the fade-out at the voice's end
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    late = mixer.trigger(voice[:100], final=False)
+    mixer.mix_into(np.zeros(256, np.float32))  # the head ran out before its tail came
+    assert mixer.extend(*late, voice) and mixer.late_tails == 1
