@@ -171,7 +171,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
     @property
     def _filters_like(self) -> torch.Tensor:
         """A JTFS filter buffer: inputs must share its dtype and device."""
-        return next(self.jtfs.buffers())
+        return self.jtfs.like()
 
     def _rho(self, s: torch.Tensor) -> torch.Tensor:
         return torch.log1p(s / self.log1p_eps) if self.use_rho_log1p else s

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from . import filters as fb
 from . import transform as tf
@@ -83,8 +82,12 @@ class JTFS(nn.Module):
         self.phi = nn.ModuleDict(
             {str(k): FilterDecimate(level, cfg.log2_t - k) for k, level in enumerate(phi)}
         )
-        psi_fr = np.stack([fb.morlet_spectrum(cfg.n_fr_pad, p.xi, p.sigma) for p in cfg.psi_fr])
-        self._buffer("psi_fr", torch.from_numpy(psi_fr))
+        for n_fr, p in enumerate(cfg.psi_fr):
+            spectrum = fb.morlet_spectrum(cfg.n_fr_pad, p.xi, p.sigma)
+            spectrum = spectrum.astype(np.float32).astype(np.float64)  # the reference's filter precision
+            m_fr = tf.frequential_matrix(spectrum, cfg.k_fr(n_fr))
+            self._buffer(f"m_fr_re_{n_fr}", torch.from_numpy(m_fr.real))  # real pairs follow .double()
+            self._buffer(f"m_fr_im_{n_fr}", torch.from_numpy(m_fr.imag))
         phi_fr = fb.alias_levels(fb.morlet_spectrum(cfg.n_fr_pad, 0.0, fb.SIGMA0 / cfg.F), cfg.log2_f + 1)
         for k, level in enumerate(phi_fr):
             self._buffer(f"phi_fr_{k}", torch.from_numpy(level))
@@ -94,6 +97,14 @@ class JTFS(nn.Module):
 
     def _get(self, name: str) -> torch.Tensor:
         return self._buffers[name]
+
+    def _m_fr(self, n_fr: int, n: int) -> torch.Tensor:
+        """First n columns of the frequential matrix of ``n_fr``: (R, n) complex."""
+        return torch.complex(self._get(f"m_fr_re_{n_fr}")[:, :n], self._get(f"m_fr_im_{n_fr}")[:, :n])
+
+    def like(self) -> torch.Tensor:
+        """A real filter buffer: inputs must share its dtype and device (they follow ``.to()``)."""
+        return self._get("phi_fr_0")
 
     # ------------------------------------------------------------------ metadata
     def path_info(self, path_idx: int, sample_rate: float | None = None) -> PathInfo:
@@ -139,8 +150,8 @@ class JTFS(nn.Module):
         ]
         return Scalogram(tf.first_order(x_hat, psi1), n1_max)
 
-    def _y2_spectrum(self, s: Scalogram, n2: int) -> torch.Tensor:
-        """n1-spectrum of the second-order Y2 for ``n2``: (B, N_fr, N_pad / 2^j2) complex."""
+    def _y2(self, s: Scalogram, n2: int) -> torch.Tensor:
+        """Second-order Y2 for ``n2`` over its n1_max rows: (B, n1_max(n2), N_pad / 2^j2) complex."""
         cfg = self.cfg
         need = cfg.n1_max_of[n2]
         if s.n1_max < need:
@@ -149,11 +160,10 @@ class JTFS(nn.Module):
             max(0, min(stop, need) - start) for start, stop in cfg.psi1_groups.values() if start < s.n1_max
         ]
         psi2 = {k: self.psi2[f"{n2}_{k}"] for k in cfg.k1_levels(n2)}
-        y2 = tf.second_order(s.groups, counts, psi2)
-        return tf.frequency_spectrum(y2, cfg.n_fr_pad)
+        return tf.second_order(s.groups, counts, psi2)
 
-    def _joint(self, y_hat: torch.Tensor, n_frs: Sequence[int], j2: int | None) -> torch.Tensor:
-        """Paths ``n_frs`` from an n1-spectrum -> (B, len(n_frs), F', T').
+    def _joint(self, y: torch.Tensor, n_frs: Sequence[int], j2: int | None) -> torch.Tensor:
+        """Paths ``n_frs`` from the n1 rows y (B, n, L) -> (B, len(n_frs), F', T').
 
         j2 None means first-order paths (input already time-averaged: no time low-pass).  Filters sharing
         (k_fr, spin class) are batched, in chunks of at most ``CHUNK_ELEMENTS`` complex elements.
@@ -161,14 +171,14 @@ class JTFS(nn.Module):
         cfg = self.cfg
         phi_t = None if j2 is None else self.phi[str(j2)]
         out: list[torch.Tensor | None] = [None] * len(n_frs)
-        chunk = max(1, CHUNK_ELEMENTS // y_hat.numel())
+        n = y.shape[-2]
+        chunk = max(1, CHUNK_ELEMENTS // (y.shape[0] * cfg.n_fr_pad * y.shape[-1]))
         for (k_fr, spun), group in cfg.group_n_fr(n_frs).items():
             phi_fr = self._get(f"phi_fr_{k_fr}") if spun else None
             for c in range(0, len(group), chunk):
                 members = group[c : c + chunk]
-                idx = torch.tensor([n_frs[i] for i in members], device=y_hat.device)
-                psi_fr = self._get("psi_fr").index_select(0, idx)
-                res = tf.joint_paths(y_hat, psi_fr, k_fr, phi_t, phi_fr, cfg.log2_f - k_fr)
+                m_fr = torch.stack([self._m_fr(n_frs[i], n) for i in members])
+                res = tf.joint_paths(y, m_fr, phi_t, phi_fr, cfg.log2_f - k_fr)
                 for pos, i in enumerate(members):
                     out[i] = res[:, pos]
         return torch.stack(out, dim=1)
@@ -177,7 +187,7 @@ class JTFS(nn.Module):
         """One SCRAPL path from a shared scalogram: (B, 1, N_fr / 2^log2F, N_pad / 2^log2T), not unpadded."""
         self._check_path(path_idx, "path_idx")
         n2, n_fr = self.scrapl_keys[path_idx]
-        return self._joint(self._y2_spectrum(s, n2), [n_fr], self.cfg.psi2[n2].j)
+        return self._joint(self._y2(s, n2), [n_fr], self.cfg.psi2[n2].j)
 
     def paths(self, x: torch.Tensor, path_indices: Sequence[int]) -> list[torch.Tensor]:
         """Several paths of ``x`` (B, N) sharing one scalogram and one Y2 per n2; list of (B, 1, F', T')."""
@@ -188,7 +198,7 @@ class JTFS(nn.Module):
         out: list[torch.Tensor | None] = [None] * len(path_indices)
         for n2, members in by_n2.items():
             n_frs = [self.scrapl_keys[path_indices[i]][1] for i in members]
-            res = self._joint(self._y2_spectrum(s, n2), n_frs, self.cfg.psi2[n2].j)
+            res = self._joint(self._y2(s, n2), n_frs, self.cfg.psi2[n2].j)
             for pos, i in enumerate(members):
                 out[i] = res[:, pos : pos + 1]
         return out
@@ -213,19 +223,15 @@ class JTFS(nn.Module):
         """Full joint JTFS, time-unpadded: (B, N) -> (B, n_coeffs, N_fr / 2^log2F, T_unpadded).
 
         Channels: the first-order paths (n_fr = 0..K, spin >= 0), then every (n2, n_fr) in ``scrapl_keys``
-        order.  With gradients enabled each n2 is checkpointed, which bounds memory to one n2 at a time.
+        order.  No checkpointing is needed: per n2, autograd keeps only Y2 (the joint stage rebuilds its
+        large ``m @ Y2`` in backward) and the small averaged outputs.
         """
         cfg = self.cfg
         s = self.scalogram(x, len(cfg.psi1))
         s1 = tf.first_order_averaged(s.groups, {k: self.phi[str(k)] for k in range(cfg.log2_t + 1)})
-        coeffs = [self._joint(tf.frequency_spectrum(s1, cfg.n_fr_pad), cfg.first_order_n_fr, None)]
-        tensors = [u for _, u in s.groups]
-        for n2 in cfg.valid_n2:
-            fn = _SecondOrderBlock(self, n2, [k for k, _ in s.groups], s.n1_max)
-            if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-                coeffs.append(checkpoint(fn, *tensors, use_reentrant=False))
-            else:
-                coeffs.append(fn(*tensors))
+        coeffs = [self._joint(s1, cfg.first_order_n_fr, None)]
+        all_n_fr = list(range(len(cfg.psi_fr)))
+        coeffs += [self._joint(self._y2(s, n2), all_n_fr, cfg.psi2[n2].j) for n2 in cfg.valid_n2]
         return torch.cat(coeffs, dim=1)[..., cfg.unpad_start : cfg.unpad_stop]
 
     # ------------------------------------------------------------------ validation
@@ -238,22 +244,9 @@ class JTFS(nn.Module):
             raise ValueError(f"x must be a (B, N) tensor, got {getattr(x, 'shape', type(x))}")
         if x.shape[-1] != self.cfg.shape:
             raise ValueError(f"x must have length N={self.cfg.shape}, got {x.shape[-1]}")
-        dtype = self._get("psi_fr").dtype
+        dtype = self.like().dtype
         if x.dtype != dtype:
             raise ValueError(f"x must have dtype {dtype} (the filters' dtype), got {x.dtype}")
         if not bool(torch.isfinite(x).all()):
             raise ValueError("x contains NaN or infinite values")
         return x
-
-
-class _SecondOrderBlock:
-    """All (n2, n_fr) paths of one n2 from the scalogram tensors (a checkpointable callable)."""
-
-    def __init__(self, jtfs: JTFS, n2: int, levels: list[int], n1_max: int) -> None:
-        self.jtfs, self.n2, self.levels, self.n1_max = jtfs, n2, levels, n1_max
-
-    def __call__(self, *u_hats: torch.Tensor) -> torch.Tensor:
-        s = Scalogram(list(zip(self.levels, u_hats, strict=True)), self.n1_max)
-        cfg = self.jtfs.cfg
-        y_hat = self.jtfs._y2_spectrum(s, self.n2)
-        return self.jtfs._joint(y_hat, list(range(len(cfg.psi_fr))), cfg.psi2[self.n2].j)

@@ -1,17 +1,19 @@
 """JTFS computation stages as pure functions of tensors and filter spectra (REFERENCE §1.3).
 
 Shapes: B = batch, n = first-order bands, L = time length at some decimation, R = rows of the n1 axis,
-G = frequential filters processed together.  All spectra are full complex FFTs (fftfreq order).
+G = frequential filters processed together.  Spectra are full complex FFTs (fftfreq order) unless
+named as rffts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .filterops import FilterDecimate
-from .ops import decimate_spectrum, modulus
+from .ops import decimate_spectrum, mixed_modulus_spectrum, modulus, modulus_spectrum
 
 
 @dataclass
@@ -35,7 +37,7 @@ def first_order(
     -> [(k1, (B, n, N_pad/2^(k1+1)+1) complex)].
     All bands of one group are computed as one batched tensor op.
     """
-    return [(k1, torch.fft.rfft(modulus(torch.fft.ifft(op(x_hat, n))))) for k1, op, n in psi1]
+    return [(k1, modulus_spectrum(torch.fft.ifft(op(x_hat, n)))) for k1, op, n in psi1]
 
 
 def second_order(
@@ -52,9 +54,19 @@ def second_order(
     return torch.cat(parts, dim=1)
 
 
-def frequency_spectrum(y: torch.Tensor, n_fr_pad: int) -> torch.Tensor:
-    """FFT along n1 after zero-padding it (high-n1 side) to N_fr: (B, n1, L) -> (B, N_fr, L) complex."""
-    return torch.fft.fft(y, n=n_fr_pad, dim=-2)
+def frequential_matrix(psi_fr: np.ndarray, log2_fr: int) -> np.ndarray:
+    """The n1-axis part of a joint path as one matrix: (N_fr,) filter spectrum -> (N_fr / 2^log2_fr, N_fr).
+
+    Zero-padding n1 to N_fr, FFT, multiplying by ``psi_fr``, decimating by ``2^log2_fr`` and inverse FFT
+    are all linear along n1, so they compose into ``M`` with ``M @ y == ifft(decimate(fft(y) * psi_fr))``
+    for y (N_fr, L) (or its first n rows with ``M[:, :n]``).  Built in float64 by running those ops on
+    the identity.  Applying M is one small GEMM, instead of two FFTs along a strided axis over N_fr rows
+    of which only n1_max are non-zero.
+    """
+    n_fr = psi_fr.shape[-1]
+    spectrum = np.fft.fft(np.eye(n_fr), axis=0) * psi_fr[:, None]
+    decimated = spectrum.reshape(2**log2_fr, n_fr >> log2_fr, n_fr).mean(axis=0)
+    return np.fft.ifft(decimated, axis=0)
 
 
 def time_lowpass(u_hat: torch.Tensor, phi: FilterDecimate) -> torch.Tensor:
@@ -69,25 +81,23 @@ def frequency_lowpass(u: torch.Tensor, phi_fr: torch.Tensor, log2_factor: int) -
 
 
 def joint_paths(
-    y_hat: torch.Tensor,
-    psi_fr: torch.Tensor,
-    log2_fr: int,
+    y: torch.Tensor,
+    m_fr: torch.Tensor,
     phi_t: FilterDecimate | None,
     phi_fr: torch.Tensor | None,
     log2_fr_factor: int,
 ) -> torch.Tensor:
     """Frequential wavelets, modulus and low-passes for G filters sharing their decimation and spin class.
 
-    y_hat: (B, N_fr, L) complex spectrum along n1; psi_fr: (G, N_fr) real.  ``phi_t`` None skips the time
-    low-pass (first-order paths, already averaged); ``phi_fr`` None skips the frequency low-pass (spin 0).
-    Returns (B, G, R, L') real.
+    y: (B, n, L) complex (or real) rows n1 = 0..n-1; m_fr: (G, R, n) complex, the first n columns of each
+    filter's :func:`frequential_matrix`.  ``phi_t`` None skips the time low-pass (first-order paths,
+    already averaged); ``phi_fr`` None skips the frequency low-pass (spin 0).  Returns (B, G, R, L') real.
     """
-    # One expression, so that the filtered spectrum is freed as soon as its inverse FFT exists.
-    u = modulus(
-        torch.fft.ifft(decimate_spectrum(y_hat.unsqueeze(1) * psi_fr.unsqueeze(-1), log2_fr, dim=-2), dim=-2)
-    )
-    if phi_t is not None:
-        u = time_lowpass(torch.fft.rfft(u), phi_t)
+    y = y.to(m_fr.dtype)
+    if phi_t is None:
+        u = modulus(torch.matmul(m_fr, y.unsqueeze(1)))
+    else:
+        u = time_lowpass(mixed_modulus_spectrum(m_fr, y), phi_t)
     if phi_fr is not None:
         u = frequency_lowpass(u, phi_fr, log2_fr_factor)
     return u

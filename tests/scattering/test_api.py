@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from scrapl_live.scattering import JTFS, PathInfo
-from scrapl_live.scattering.ops import decimate_spectrum, modulus
+from scrapl_live.scattering.ops import decimate_spectrum, mixed_modulus_spectrum, modulus, modulus_spectrum
+from scrapl_live.scattering.transform import frequential_matrix
 
 TOY = dict(shape=1024, J=3, Q1=1, Q2=1, J_fr=2, Q_fr=1)
 SMALL = dict(shape=4096, J=6, Q1=4, Q2=2, J_fr=2, Q_fr=1, T=64, F=4)
@@ -56,7 +57,7 @@ def test_full_transform_contains_the_unpadded_paths(small: JTFS) -> None:
         torch.testing.assert_close(full[:, n_first + p], small.paths(x, [p])[0][:, 0, :, cut])
 
 
-def test_full_transform_gradient_with_checkpointing_matches_path_gradients(small: JTFS) -> None:
+def test_full_transform_gradient_matches_path_gradients(small: JTFS) -> None:
     x = torch.randn(1, SMALL["shape"], requires_grad=True)
     n_first = len(small.cfg.first_order_n_fr)
     small(x)[:, n_first + 2].sum().backward()
@@ -142,3 +143,31 @@ def test_sparse_filter_decimation_equals_dense(bank: bool) -> None:
     torch.testing.assert_close(op(torch.fft.rfft(x)), dense)
     if bank:
         torch.testing.assert_close(op(torch.fft.rfft(x), 2), dense[:, :2])
+
+
+def test_frequential_matrix_equals_the_fft_pipeline() -> None:
+    """M @ y == ifft(decimate(fft(y zero-padded to N_fr) * psi_fr)) along n1, for the first n rows."""
+    rng = np.random.default_rng(0)
+    n_fr, n, log2_fr = 16, 5, 2
+    psi = rng.standard_normal(n_fr)
+    y = rng.standard_normal((n, 7)) + 1j * rng.standard_normal((n, 7))
+    spectrum = np.fft.fft(y, n=n_fr, axis=0) * psi[:, None]
+    expected = np.fft.ifft(spectrum.reshape(4, n_fr // 4, 7).mean(axis=0), axis=0)
+    np.testing.assert_allclose(frequential_matrix(psi, log2_fr)[:, :n] @ y, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("length", [16, 15])
+def test_fused_modulus_spectra_match_autograd_of_the_plain_ops(length: int) -> None:
+    """rfft(|z|) and rfft(|m @ y|) (row-chunked, recomputing m @ y) against plain torch ops, with grads."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(3, length, dtype=torch.complex128, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(modulus_spectrum, (z,))
+    m = torch.randn(2, 5, 3, dtype=torch.complex128, generator=gen)
+    y = torch.randn(4, 3, length, dtype=torch.complex128, generator=gen, requires_grad=True)
+    g = torch.randn(4, 2, 5, length // 2 + 1, dtype=torch.complex128, generator=gen)
+    plain = torch.fft.rfft(modulus(m @ y.unsqueeze(1)))
+    fused = mixed_modulus_spectrum(m, y, max_elements=4 * 2 * 2 * length)  # chunks of 2 rows, last of 1
+    torch.testing.assert_close(fused, plain)
+    (expected,) = torch.autograd.grad(plain, y, g)
+    (got,) = torch.autograd.grad(fused, y, g)
+    torch.testing.assert_close(got, expected)

@@ -114,6 +114,7 @@ def test_filter_arrays_equal_reference(reference_filters: dict, name: str) -> No
     phi = fb.alias_levels(fb.morlet_spectrum(cfg.n_pad, 0.0, fb.SIGMA0 / cfg.T), cfg.log2_t + 1)
     for k in range(cfg.log2_t + 1):
         close(torch.from_numpy(phi[k]), ref["phi"][k])
-    close(jtfs._get("psi_fr"), torch.stack(ref["psi_fr"]))
+    psi_fr = np.stack([fb.morlet_spectrum(cfg.n_fr_pad, p.xi, p.sigma) for p in cfg.psi_fr])
+    close(torch.from_numpy(psi_fr), torch.stack(ref["psi_fr"]))
     for k in range(cfg.log2_f + 1):
         close(jtfs._get(f"phi_fr_{k}"), ref["phi_fr"][k])
