@@ -1,0 +1,177 @@
+"""Which SCRAPL paths carry gradient for which synth parameter: per-path θ-gradients of a trained encoder.
+
+For a batch of synthetic items (known θ) the encoder predicts θ̂; for every requested path p the SCRAPL
+distance L_p(synth(θ̂), x) is differentiated w.r.t. θ̂, giving G[p] (B, U).  From G:
+
+* ``share[p, u]`` = Σ_b G[p,b,u]² / Σ_b,u' G[p,b,u']²: the part of path p's θ-gradient that moves θ_u;
+* the share of u in one optimiser step when k paths are drawn from π (uniform, or the θ-IS proxy
+  π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the curvature |λ| of
+  REFERENCE §3), each path's gradient first scaled to unit norm as P-Adam does on average;
+* the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``).
+
+Run: ``python -m scrapl_live.train.pathsens CHECKPOINT --out DIR`` (JSON + PNG); used for docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scrapl_live.train.config import JTFS_PRESETS
+
+log = logging.getLogger(__name__)
+
+
+def path_theta_grads(
+    loss: torch.nn.Module, synth: torch.nn.Module, theta_hat: torch.Tensor, x: torch.Tensor,
+    seed: torch.Tensor, paths: list[int],
+) -> torch.Tensor:
+    """∂L_p/∂θ̂ for each path p: (P', B, U). theta_hat (B, U) in [0, 1], x (B, 1, N) targets, seed (B,)."""
+    if theta_hat.ndim != 2 or x.ndim != 3 or x.shape[0] != theta_hat.shape[0]:
+        raise ValueError(f"theta_hat (B, U) and x (B, 1, N) must agree, got {tuple(theta_hat.shape)}, "
+                         f"{tuple(x.shape)}")
+    from tqdm import tqdm
+
+    leaf = theta_hat.detach().clone().requires_grad_(True)
+    out = []
+    for p in tqdm(paths, desc="paths", leave=False):
+        dist, _, _ = loss.calc_dist(synth(leaf, seed), x, p)
+        (g,) = torch.autograd.grad(dist, leaf)
+        out.append(g.detach())
+    return torch.stack(out)
+
+
+def step_shares(
+    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Mean share of each θ dimension in a step of k paths drawn from ``probs`` (without replacement),
+    each path's gradient (B, U) scaled to unit norm first: (U,). g: (P', B, U)."""
+    unit = g / g.flatten(1).norm(dim=1).clamp(min=1e-30)[:, None, None]
+    total = np.zeros(g.shape[-1])
+    for _ in range(draws):
+        idx = rng.choice(len(probs), size=k, replace=False, p=probs)
+        e = unit[idx].mean(0).square().sum(0).numpy()
+        total += e / max(e.sum(), 1e-30)
+    return total / draws
+
+
+def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int, ...] = (1, 4),
+            draws: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The statistics of the module docstring from per-path gradients g (P', B, U)."""
+    e = g.double().square().sum(1)  # (P', U)
+    share = (e / e.sum(1, keepdim=True).clamp(min=1e-300)).numpy()
+    col = e / e.sum(0, keepdim=True).clamp(min=1e-300)  # per-u distribution over paths
+    theta_is = col.mean(1).numpy()
+    uniform = np.full(len(theta_is), 1.0 / len(theta_is))
+    rms = e.mean(0).sqrt()
+    g_norm = g.double() * (rms.mean() / rms.clamp(min=1e-300))
+
+    def named(v: np.ndarray) -> dict[str, float]:
+        return dict(zip(names, np.round(v, 4).tolist(), strict=True))
+
+    rng = np.random.default_rng(seed)
+    steps = {}
+    for label, gg, probs in (("uniform", g.double(), uniform), ("theta_is_proxy", g.double(), theta_is),
+                             ("uniform+theta_grad_norm", g_norm, uniform)):
+        for k in ks:
+            steps[f"{label} k={k}"] = named(step_shares(gg, probs, k, draws, rng))
+    bands = {"> 500 Hz": rates > 500, "50-500 Hz": (rates > 50) & (rates <= 500),
+             "10-50 Hz": (rates > 10) & (rates <= 50), "<= 10 Hz": rates <= 10}
+    return {
+        "share_by_rate": {b: named(share[m].mean(0)) for b, m in bands.items()},
+        "paths_by_rate": {b: int(m.sum()) for b, m in bands.items()},
+        "prob_by_rate": {b: {"uniform": float(uniform[m].sum()), "theta_is_proxy": float(theta_is[m].sum())}
+                         for b, m in bands.items()},
+        "max_share": named(share.max(0)),
+        "grad_rms": dict(zip(names, rms.tolist(), strict=True)),
+        "step_share": steps,
+        "share": share,
+        "theta_is_proxy": theta_is,
+    }
+
+
+def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) -> None:
+    """Heat map of share[p, u] (paths sorted by rate) and the per-step shares: one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(-rates)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1.2, 1]})
+    im = a.imshow(res["share"][order].T, aspect="auto", cmap="magma", vmin=0, vmax=1)
+    a.set_yticks(range(len(names)), names, fontsize=7)
+    ticks = np.linspace(0, len(order) - 1, 6).astype(int)
+    a.set_xticks(ticks, [f"{rates[order][t]:.0f}" for t in ticks])
+    a.set_xlabel("path (sorted by temporal modulation rate, Hz)")
+    a.set_title("share of each path's θ-gradient per parameter")
+    fig.colorbar(im, ax=a)
+    labels = list(res["step_share"])
+    x = np.arange(len(names))
+    w = 0.8 / len(labels)
+    for i, lab in enumerate(labels):
+        b.bar(x + i * w, [res["step_share"][lab][n] for n in names], w, label=lab)
+    b.set_xticks(x + 0.4, names, rotation=70, fontsize=7)
+    b.set_yscale("log")
+    b.set_title("share of a step's θ-gradient (P-Adam view)")
+    b.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: per-path θ-gradients of CHECKPOINT's encoder on synthetic val items -> JSON + PNG."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--items", type=int, default=4, help="synthetic val items (batch)")
+    ap.add_argument("--n-fr", default="0,1,4,8,12,15,19", help="frequential indices kept (all n2 each)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import synths
+    from scrapl_live.encoder.encoder import encoder_from_checkpoint
+    from scrapl_live.loss import SCRAPLLoss
+    from scrapl_live.train.data import synthetic_dataset
+    from scrapl_live.train.evaluate import _train_config
+
+    encoder, card = encoder_from_checkpoint(args.checkpoint)
+    cfg = _train_config({**card, "synth": encoder.config.synth})
+    synth = synths.get(cfg.synth, **cfg.synth_options)
+    loss = SCRAPLLoss(synth.n_samples, **JTFS_PRESETS[cfg.synth], n_theta=synth.n_params,
+                      use_p_adam=False, use_p_saga=False)
+    n_fr = {int(v) for v in args.n_fr.split(",")}
+    paths = [p for p in range(loss.n_paths) if int(loss.meta["n_fr"][p]) in n_fr]
+    if not paths:
+        raise ValueError(f"--n-fr {args.n_fr!r} selects no path")
+    ds = synthetic_dataset(cfg, "val", synth.params)
+    theta, seed = ds.theta[: args.items], ds.seed[: args.items]
+    encoder.eval()
+    with torch.no_grad():
+        x = synth(theta, seed)
+        theta_hat = encoder(x[..., : encoder.config.window])
+    g = path_theta_grads(loss, synth, theta_hat, x, seed, paths)
+    rates = np.array([loss.jtfs.path_info(p, synth.sample_rate).rate_hz for p in paths])
+    names = list(synth.param_names)
+    res = analyse(g, names, rates)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(res, names, rates, out / "path_theta_share.png")
+    torch.save({"g": g, "paths": paths, "rates": rates, "theta": theta, "theta_hat": theta_hat},
+               out / "path_theta_grads.pt")
+    summary = {k: v for k, v in res.items() if k not in ("share", "theta_is_proxy")}
+    summary.update(checkpoint=str(args.checkpoint), items=args.items, n_paths=len(paths), n_fr=sorted(n_fr))
+    (out / "path_theta_share.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
