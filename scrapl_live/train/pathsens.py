@@ -84,7 +84,7 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
     bands = {"> 500 Hz": rates > 500, "50-500 Hz": (rates > 50) & (rates <= 500),
              "10-50 Hz": (rates > 10) & (rates <= 50), "<= 10 Hz": rates <= 10}
     return {
-        "share_by_rate": {b: named(share[m].mean(0)) for b, m in bands.items()},
+        "share_by_rate": {b: named(share[m].mean(0)) for b, m in bands.items() if m.any()},
         "paths_by_rate": {b: int(m.sum()) for b, m in bands.items()},
         "prob_by_rate": {b: {"uniform": float(uniform[m].sum()), "theta_is_proxy": float(theta_is[m].sum())}
                          for b, m in bands.items()},
