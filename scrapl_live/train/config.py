@@ -53,7 +53,7 @@ class TrainConfig:
     real_per_batch: int = 0  # items of each batch taken from ``data`` (rest synthetic)
     max_shift: int = 2048  # meso delay of real one-shots in training (samples)
     max_files: int | None = None
-    val_items: int = 256  # validation subset size (deterministic: first items)
+    val_items: int = 256  # validation subset size (deterministic: spread evenly over the split)
     dropout: float | None = None  # override the preset encoder dropout (None: preset)
     window: int | None = None  # encoder analysis window (None: preset)
     init: str | None = None  # checkpoint whose encoder weights start the run (warm start; fresh optimiser)

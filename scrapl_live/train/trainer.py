@@ -204,7 +204,12 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Deterministic validation: ``val_theta_l1`` (‰, synthetic val items) and/or ``val_loss`` (real)."""
+        """Deterministic validation: ``val_theta_l1`` (‰, synthetic val items) and/or ``val_loss`` (real).
+
+        The ``val_items`` items are spread evenly over the split (``spread_indices``): the granular split is
+        pair-major, so its first items would cover only the lowest densities.
+        """
+        from scrapl_live.train.evaluate import spread_indices
         from scrapl_live.train.metrics import theta_l1_permille
 
         self.encoder.eval()
@@ -212,10 +217,12 @@ class Trainer:
         out: dict[str, float] = {}
         bs = self.cfg.batch
         if self.syn_val is not None:
-            n = min(self.cfg.val_items, len(self.syn_val))
+            idx = spread_indices(len(self.syn_val), self.cfg.val_items)
+            n = len(idx)
             errs = []
             for i in range(0, n, bs):
-                theta, seed = self.syn_val.theta[i : i + bs].to(self.device), self.syn_val.seed[i : i + bs]
+                rows = idx[i : i + bs]
+                theta, seed = self.syn_val.theta[rows].to(self.device), self.syn_val.seed[rows]
                 x = self.synth(theta, seed)
                 errs.append(theta_l1_permille(self.encoder(x[..., : self.window]), theta) * theta.shape[0])
             per = torch.stack(errs).sum(0) / n
@@ -227,11 +234,12 @@ class Trainer:
                 }
             )
         if self.real_val is not None and self.cfg.loss != "ploss":
-            n = min(self.cfg.val_items, len(self.real_val))
+            idx = spread_indices(len(self.real_val), self.cfg.val_items)
+            n = len(idx)
             total = 0.0
             for i in range(0, n, bs):
-                x = self.real_val.audio[i : i + bs, None].to(self.device)
-                x_hat = self.synth(self.encoder(x[..., : self.window]), torch.arange(i, i + x.shape[0]))
+                x = self.real_val.audio[idx[i : i + bs], None].to(self.device)
+                x_hat = self.synth(self.encoder(x[..., : self.window]), idx[i : i + bs])
                 total += float(self.loss(x_hat, x)) * x.shape[0]
             out["val_loss"] = total / n
         return out
