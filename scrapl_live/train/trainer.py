@@ -81,6 +81,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LinearLR(
             self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
         )
+        self._git_commit = ckpt_io.git_commit()  # recorded in every checkpoint's card
         self.theta_norm = ThetaGradNorm(self.synth.n_params) if cfg.theta_grad_norm else None
         self._build_data()
         self.step = 0
@@ -255,7 +256,10 @@ class Trainer:
         from scrapl_live.encoder.encoder import encoder_checkpoint
 
         card = {
-            "training": {"command": self.command, "config": self.cfg.to_dict(), "steps": self.step},
+            "training": {
+                "command": self.command, "config": self.cfg.to_dict(), "steps": self.step,
+                "git_commit": self._git_commit,
+            },
             "metrics": {k: v for k, v in (self.best or {}).items() if k.startswith("val_")},
         }
         if self.init_training is not None:  # the warm start's own training facts (e.g. stage A's command)

@@ -42,3 +42,18 @@ def test_theta_grad_norm_rescales_the_step(tmp_path) -> None:
             assert tr.theta_norm.t == 1 and bool((tr.theta_norm.v > 0).all())
             assert tr.state()["theta_norm"]["t"] == 1
     assert not torch.allclose(grads[False], grads[True])
+
+
+def test_card_records_the_git_commit(tmp_path) -> None:
+    import subprocess
+    from pathlib import Path
+
+    from scrapl_live.train.trainer import Trainer
+
+    repo = Path(__file__).resolve().parents[2]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip(f"not a git checkout: {head.stderr.strip()}")
+    cfg = TrainConfig(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=2,
+                      out_dir=str(tmp_path))
+    assert Trainer(cfg).state(full=False)["card"]["training"]["git_commit"] == head.stdout.strip()
