@@ -2,11 +2,15 @@
 
     python benchmarks/bench_finetune.py [--seconds 120] [--model models/tr808.onnx] [--batch-size 4]
 
+Both JACK runs use one server of their own (``bench_live.jack_server``: ``jackd -n scrapl-bench-ID -R -d
+dummy -r 48000 -p 256``; real-time scheduling, as on a music machine, and its own name so that other JACK
+servers are left alone).
+
 0. Baseline (peer, same run): the JACK run of step 2 below without the worker.
-1. Fine-tune steps per minute of the worker process alone (CPU: niceness +10, 1 torch thread; GPU when
+1. Fine-tune steps per minute of the worker process alone (CPU: SCHED_IDLE, 1 torch thread; GPU when
    torch sees one), from its status.json after ``--seconds``; the store holds Hydrogen training-kit
    kicks (``data/hydrogen/train``) when present, else tr808 renders.
-2. The live engine on a JACK dummy server (48 kHz, 256 frames) for ``--seconds`` with 8 hits/s played
+2. The live engine on the JACK dummy server (48 kHz, 256 frames) for ``--seconds`` with 8 hits/s played
    into it (``bench_live.bench_jack``: xruns of the engine's stream vs the trivial player's, the peer),
    while the supervised worker keeps training on the same CPU cores; then the worker's steps/minute
    during that run.
@@ -34,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_live import _model, bench_jack  # noqa: E402
+from bench_live import _model, bench_jack, jack_server  # noqa: E402
 
 from scrapl_live.finetune.status import read_status  # noqa: E402
 from scrapl_live.finetune.supervisor import Supervisor  # noqa: E402
@@ -131,25 +135,36 @@ def main() -> None:
         if args.ckpt_steps > 0:
             bench_checkpoint(model, tmp / "store", out, args.ckpt_steps, args.batch_size)
             return
-        if not args.no_baseline:
-            print("\n[0] baseline: the same JACK run without the worker")
-            bench_jack(model, args.seconds, 8.0, tmp)
-        sup = Supervisor(cfg).start()
-        try:
-            st = _wait_training(out)
-            print(f"worker on {st['device']}: {st['samples']['train']} train / "
-                  f"{st['samples']['heldout']} held-out samples")
-            rate, n = _steps_over(sup, out, args.seconds)
-            print(f"\n[1] worker alone: {rate:.2f} fine-tune steps/min ({n} steps in {args.seconds:.0f} s)")
-            rate, n = _steps_over(sup, out, args.seconds,
-                                  lambda: bench_jack(model, args.seconds, 8.0, tmp))
-            print(f"\n[2] worker during the JACK run: {rate:.2f} steps/min ({n} steps)")
-            hist = read_status(out)["history"]
-            print("\n[3] held-out distance (SCRAPL eval, 16 fixed paths) by step: "
-                  + ", ".join(f"{r['step']}: {r['heldout_distance']:.4f}{'*' if r['exported'] else ''}"
-                              for r in hist) + "  (* exported)")
-        finally:
-            sup.stop()
+        with jack_server(use_running=False) as (server, _):
+            if not server:
+                raise RuntimeError("no JACK server of our own could be started (jackd -R)")
+            print(f"JACK: {server}")
+            run_with_worker(args, model, cfg, out, tmp)
+
+
+def run_with_worker(args: argparse.Namespace, model: Path, cfg: FinetuneConfig, out: Path, tmp: Path) -> None:
+    """Steps 0-3 of the module docstring on the running JACK server."""
+    def jack_run() -> None:  # on the server main started (JACK_DEFAULT_SERVER)
+        bench_jack(model, args.seconds, 8.0, tmp, use_running=True)
+
+    if not args.no_baseline:
+        print("\n[0] baseline: the same JACK run without the worker")
+        jack_run()
+    sup = Supervisor(cfg).start()
+    try:
+        st = _wait_training(out)
+        print(f"worker on {st['device']}: {st['samples']['train']} train / "
+              f"{st['samples']['heldout']} held-out samples")
+        rate, n = _steps_over(sup, out, args.seconds)
+        print(f"\n[1] worker alone: {rate:.2f} fine-tune steps/min ({n} steps in {args.seconds:.0f} s)")
+        rate, n = _steps_over(sup, out, args.seconds, jack_run)
+        print(f"\n[2] worker during the JACK run: {rate:.2f} steps/min ({n} steps)")
+        hist = read_status(out)["history"]
+        print(f"\n[3] held-out distance (SCRAPL eval, {cfg.eval_paths} fixed paths) by step: "
+              + ", ".join(f"{r['step']}: {r['heldout_distance']:.4f}{'*' if r['exported'] else ''}"
+                          for r in hist) + "  (* exported)")
+    finally:
+        sup.stop()
 
 
 if __name__ == "__main__":
