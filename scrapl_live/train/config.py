@@ -45,6 +45,7 @@ class TrainConfig:
     theta_is_batches: int = 1  # θ-IS warm-up: batches of batch_size examples
     theta_is_iters: int = 20
     paths_per_step: int = 1
+    lean: bool = False  # SCRAPL only: JTFS padded to the next power of two (~2x faster, not reference values)
     theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
     eval_paths: int = 8  # SCRAPL deterministic eval mode: this many fixed paths
     synthetic_items: int = 4096  # tr808: synthetic θ draws in the train split (val/test: a quarter each)

@@ -27,6 +27,7 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
             paths_per_step=cfg.paths_per_step,
             eval_paths=cfg.eval_paths,
             sampling_seed=cfg.seed,
+            lean=cfg.lean,
         )
     from scrapl_live.loss.baselines import make_loss
 
