@@ -280,7 +280,7 @@ def bench_jack(model_path: Path, seconds: float, rate: float, tmp: Path, use_run
             time.sleep(5.0)
             marks["idle"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
             marks["x0"], marks["c0"], marks["w0"] = stream.xruns, time.process_time(), time.perf_counter()
-            marks["u0"], marks["t0"], marks["steal0"] = stream.underruns, engine._t, _steal_s()
+            marks["u0"], marks["steal0"] = stream.underruns, _steal_s()
             marks["log0"] = server_log.stat().st_size if server_log else 0
             gc.callbacks.append(on_gc)  # after the stream's own start-up collection
 
@@ -310,7 +310,7 @@ def bench_jack(model_path: Path, seconds: float, rate: float, tmp: Path, use_run
         print(f"    GC during the run: {len(pauses)} collections, max {max(pauses, default=0.0):.2f} ms")
         print(f"    process CPU (callback + block + job threads): idle {marks['idle']:.1f} %, "
               f"under load {busy:.1f} % of a core")
-        _measured_latency(engine, rec, onsets + int(marks["t0"]), loop, int(marks["t0"]))
+        _measured_latency(engine, rec, onsets, loop)
         report_latency(engine, "live run")
 
 
@@ -321,59 +321,49 @@ def _steal_s() -> float:
     return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
-def _measured_latency(engine: Engine, rec: np.ndarray, approx: np.ndarray, loop: int, go: int) -> None:
-    """Where each hit's voice head lies in the recording (normalised cross-correlation with the head the
-    engine played): onset→sound minus W minus the graph's loop delay, per hit, against the true onsets.
+def _ncc(seg: np.ndarray, head: np.ndarray, n_lags: int) -> np.ndarray:
+    """Normalised cross-correlation of ``head`` with ``seg`` at lags 0 … n_lags - 1 (level-free)."""
+    n = 2 * seg.size
+    xc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(head, n)), n)[:n_lags]
+    energy = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+    local = np.sqrt(energy[head.size : head.size + n_lags] - energy[:n_lags]) + 1e-12
+    return xc / local / (np.linalg.norm(head) + 1e-12)
 
-    rec: the recording (clip clock); approx: true onsets on the engine's clock, roughly (the engine's
-    sample count ``go`` when the player was told to start, added).  The engine's clock loses a block
-    against the clip's whenever JACK skips its late callback, so the offset between the two is tracked
-    (running median over the last hits); the recording's clock is the player's and loses nothing."""
-    found = np.array([h.t_samples for h in engine.hits])
-    near = np.abs(found[:, None] - approx[None, :]).argmin(axis=1)
-    start = int(np.median((found - approx[near])[:20]))  # the offset at the start (player start-up)
-    diffs: list[int] = []
-    lags, det_err, offsets = [], [], []
-    for hit in engine.hits:
-        drift = int(np.median(diffs[-9:])) if diffs else start
-        i = int(np.argmin(np.abs(approx + drift - hit.t_samples)))
-        d = hit.t_samples - int(approx[i])
-        if abs(d - drift) > SR // 50:
-            continue  # a spurious detection, or no clip hit near it
-        diffs.append(d)
-        truth = int(approx[i]) - go  # the onset in the clip (and recording) clock
-        if hit.voice is None:
+
+def _measured_latency(engine: Engine, rec: np.ndarray, onsets: np.ndarray, loop: int) -> None:
+    """Where each true onset's voice lies in the recording: onset→sound minus W minus the loop delay.
+
+    Only the recording's clock (the player's) is used: the engine's loses a block whenever JACK skips its
+    late callback.  For each onset (in order) the heads the engine played for the neighbouring hits are
+    cross-correlated with the recording just after onset + W + loop; the best match (≥ 0.5) is its sound.
+    """
+    heads = [h.voice[: 4 * BLOCK] for h in engine.hits if h.voice is not None]
+    n_lags = SEARCH_BLOCKS * BLOCK
+    ptr, lags = 0, []
+    for truth in onsets:
+        lo = int(truth) + engine.window + loop - 2 * BLOCK  # lags searched: -2 … +SEARCH_BLOCKS - 2 blocks
+        seg = rec[lo : lo + n_lags + 4 * BLOCK]
+        if seg.size < n_lags + 4 * BLOCK:
             continue
-        lo = truth + engine.window + loop - 2 * BLOCK  # lags searched: -2 … +SEARCH_BLOCKS - 2 blocks
-        head = hit.voice[: 4 * BLOCK]  # a short template: the hit's next neighbour never overlaps it
-        seg = rec[max(lo, 0) : lo + SEARCH_BLOCKS * BLOCK + head.size]
-        if lo < 0 or seg.size < head.size + SEARCH_BLOCKS * BLOCK:
-            continue
-        n = 2 * seg.size
-        xc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(head, n)), n)[: SEARCH_BLOCKS * BLOCK]
-        energy = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
-        local = np.sqrt(energy[head.size : head.size + xc.size] - energy[: xc.size]) + 1e-12
-        ncc = xc / local / (np.linalg.norm(head) + 1e-12)  # normalised: loud neighbours do not win
-        if ncc.max() < 0.5:
-            continue
-        at = lo + int(np.argmax(ncc))
-        lags.append(at - truth - engine.window - loop)
-        det_err.append(d - drift)
-        offsets.append(at - (truth + d - drift + engine.window + hit.wait_samples))  # vs. its block's end
-    lat_ms, err_ms = 1e3 * np.array(lags) / SR, 1e3 * np.array(det_err) / SR
-    offsets = np.array(offsets) - int(np.median(offsets))
-    late = int(np.sum(offsets >= BLOCK // 2))
-    print(f"    onset→sound excl. W, measured: the voice's head found in the recording by normalised "
-          f"cross-correlation ≥ 0.5 ({len(lags)}/{approx.size} hits), minus the true onset, W and the wire's "
+        best, pick, at = 0.5, None, 0
+        for j in range(max(ptr - 2, 0), min(ptr + 4, len(heads))):
+            ncc = _ncc(seg, heads[j], n_lags)
+            if ncc.max() > best:
+                best, pick, at = float(ncc.max()), j, lo + int(np.argmax(ncc))
+        if pick is not None:
+            ptr = pick + 1
+            lags.append(at - int(truth) - engine.window - loop)
+    lat_ms = 1e3 * np.array(lags) / SR
+    wait = 1e3 * np.array([h.wait_samples for h in engine.hits]) / SR
+    two = 2e3 * BLOCK / SR
+    print(f"    onset→sound excl. W, measured: each hit's voice head found in the recording by normalised "
+          f"cross-correlation ≥ 0.5 ({len(lags)}/{onsets.size} hits), minus the true onset, W and the wire's "
           f"loop delay = the engine's latency over a pass-through client: ms {_pcts(lat_ms)}, "
           f"max {lat_ms.max():.2f}")
-    wait = 1e3 * np.array([h.wait_samples for h in engine.hits]) / SR
-    print(f"      = the window's last sample waiting for its block to end (ms {_pcts(wait)}) + the "
-          f"detector's onset error (ms {_pcts(err_ms)}); heads a block or more later than the block that "
-          f"completed their window: {late} (spread {int(offsets.min()):+d} … {int(offsets.max()):+d})")
-    two = 2e3 * BLOCK / SR
-    print(f"      for a device add its 2 buffers ({two:.2f} ms, what a pass-through has): "
-          f"p50 {two + np.median(lat_ms):.2f} ms, p99 {two + np.percentile(lat_ms, 99):.2f} ms")
+    print(f"      (= the window's last sample waiting for its block to end, ms {_pcts(wait)}, + the "
+          f"detector's onset error + late blocks); for a device add its 2 buffers ({two:.2f} ms, what a "
+          f"pass-through has): p50 {two + np.median(lat_ms):.2f} ms, "
+          f"p99 {two + np.percentile(lat_ms, 99):.2f} ms")
 
 
 def main() -> None:
