@@ -124,6 +124,8 @@ class LiveStream:
         bs = engine.block_size
         if not 1 <= queue_blocks < ring_blocks:
             raise ValueError(f"queue_blocks must be in [1, {ring_blocks}), got {queue_blocks}")
+        if priority is not None and not (isinstance(priority, int) and 1 <= priority <= 99):
+            raise ValueError(f"priority must be None or an int in [1, 99], got {priority!r}")
         self.rings = DuplexRings(bs, ring_blocks, queue_blocks)
         self._in_block = np.zeros(bs, dtype=np.float32)
         self._running = False
@@ -181,7 +183,12 @@ class LiveStream:
         self._running = True
         self._worker = threading.Thread(target=self._work, name="scrapl-engine", daemon=True)
         self._worker.start()
-        self.stream.start()
+        try:
+            self.stream.start()
+        except Exception:
+            self._running = False
+            self._session.__exit__(None, None, None)
+            raise
 
     def stop(self) -> None:
         """Stop the stream and the worker; the engine stays open (call ``engine.close()``)."""

@@ -44,3 +44,13 @@ def test_bad_arguments() -> None:
         make_thread_realtime(0)
     with pytest.raises(ValueError, match="switch_interval_s"):
         RealtimeSession(0.0)
+
+
+def test_stream_rejects_a_bad_priority_before_opening_a_device(models: dict) -> None:
+    pytest.importorskip("sounddevice", reason="PortAudio is not installed")
+    from scrapl_live.live.engine import Engine
+    from scrapl_live.live.stream import LiveStream
+
+    engine = Engine(models["tr808"], 48000, 256)
+    with pytest.raises(ValueError, match="priority"):
+        LiveStream(engine, priority=0)
