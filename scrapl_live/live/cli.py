@@ -122,7 +122,8 @@ def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN00
     console = Console()
     console.print(table)
     rep = engine.latency.report(engine.sample_rate, engine.block_size, engine.window, device_ms)
-    parts = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in rep.items() if k.endswith("_ms"))
+    parts = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in rep.items()
+                      if k.endswith("_ms") and not k.endswith(("_p99_ms", "_cpu_ms")))
     console.print(f"{len(engine.hits)} events; latency parts (ms): {parts}")
 
 
