@@ -17,12 +17,8 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
+from synths.biquad import highpass_coefficients
 from synths.tr808 import ENV_DECAY_CONST, TR808
-
-
-def _softplus(x: float, beta: float, threshold: float = 20.0) -> float:
-    """torch.nn.functional.softplus for one value (linear above ``threshold``, as torch)."""
-    return x if beta * x > threshold else math.log1p(math.exp(beta * x)) / beta
 
 
 class TR808Head:
@@ -87,21 +83,15 @@ class TR808Head:
             y += 10.0 ** (float(p32[ix[f"osc{i}_gain"]]) / 20.0) * osc * ((1.0 + em1) * self._ramp)
 
         noise_ms = float(p32[ix["noise_decay"]])
-        c_n = ENV_DECAY_CONST * 1000.0 / sr / noise_ms
         # the noise head the synth filters: its envelope until it falls below float32 eps
-        support = self.synth.attack_samples + math.ceil(math.log(self._eps) / math.log1p(-c_n))
-        k = min(support, self.n_samples)
+        k = min(self.synth._noise_support(torch.tensor([[noise_ms]]), self._eps), self.n_samples)
         em1_n, _ = decay(noise_ms, self._m32[:k])
         noise = np.zeros(self.n_samples, dtype=np.float64)
         noise[:k] = self._noise(seed, k) * ((1.0 + em1_n) * self._ramp[:k])
-        f_max = self.synth.cutoff_limit * sr
-        cutoff = f_max - _softplus(f_max - float(p32[ix["noise_freq"]]), 1.0 / 200.0)
-        q = float(p32[ix["noise_q"]])
-        kk = math.tan(math.pi * cutoff / sr)
-        norm = 1.0 / (1.0 + kk / q + kk * kk)
-        b = np.array([norm, -2.0 * norm, norm])
-        a = np.array([1.0, 2.0 * (kk * kk - 1.0) * norm, (1.0 - kk / q + kk * kk) * norm])
-        noise = lfilter(b, a, noise)
+        # the synth's own cutoff limit and biquad design, in float64 on one-element tensors
+        freq, q = (torch.tensor([float(p32[ix[k]])], dtype=torch.float64) for k in ("noise_freq", "noise_q"))
+        b, a = highpass_coefficients(self.synth.cutoff(freq), q, sr)
+        noise = lfilter(b[0].numpy(), a[0].numpy(), noise)
         if self.synth.clamp_noise:
             np.clip(noise, -1.0, 1.0, out=noise)
         y += 10.0 ** (float(p32[ix["noise_gain"]]) / 20.0) * noise
