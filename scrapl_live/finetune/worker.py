@@ -128,7 +128,7 @@ class FinetuneWorker:
         cuda = cfg.uses_cuda()
         self.device = torch.device("cuda" if cuda else "cpu")
         if not cuda:
-            yield_cpu(cfg.nice, cfg.threads)
+            yield_cpu(cfg.nice, cfg.threads)  # before any torch work: threads torch starts inherit it
         ckpt = load_last_checkpoint(self.ckpt_dir)
         from scrapl_live.encoder.encoder import Encoder
         from scrapl_live.encoder.presets import EncoderConfig
@@ -343,7 +343,4 @@ def run_worker(cfg: dict[str, Any]) -> None:
     """Process entry point (``multiprocessing`` spawn target): a worker from a config dict, run."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s finetune[%(process)d] %(levelname)s %(message)s")
-    config = FinetuneConfig(**cfg)
-    if not config.uses_cuda():
-        yield_cpu(config.nice, config.threads)  # before any torch work: torch's threads inherit it
-    FinetuneWorker(config).run()
+    FinetuneWorker(FinetuneConfig(**cfg)).run()  # its constructor yields the CPU before any torch work
