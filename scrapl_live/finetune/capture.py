@@ -49,8 +49,12 @@ def synth_length(card: dict[str, Any]) -> int:
     """Output length (samples at the model's rate) of the synth an encoder card names."""
     import synths
 
-    synth = synths.get(card["synth"], **card.get("synth_options", {}))
-    return int(round(synth.n_samples * int(card["sample_rate"]) / synth.sample_rate))
+    return output_length(synths.get(card["synth"], **card.get("synth_options", {})), int(card["sample_rate"]))
+
+
+def output_length(synth: Any, sample_rate: int) -> int:
+    """Samples of ``synth``'s output (``n_samples`` at its own rate) at ``sample_rate``."""
+    return int(round(synth.n_samples * sample_rate / synth.sample_rate))
 
 
 def cut_hits(audio: np.ndarray, sample_rate: int, length: int, mode: str) -> list[tuple[int, np.ndarray]]:
@@ -202,8 +206,7 @@ class LiveCapture:
     @classmethod
     def for_engine(cls, engine: Any, background: BackgroundCapture) -> LiveCapture:
         """A tap at ``engine``'s rate: its analysis window and its synth's output length."""
-        synth = engine.synth
-        length = int(round(synth.n_samples * engine.sample_rate / synth.sample_rate))
+        length = output_length(engine.synth, engine.sample_rate)
         return cls(background, engine.sample_rate, engine.window, length)
 
     def hit(self, start: int, theta: np.ndarray, meta: dict) -> None:
