@@ -53,7 +53,9 @@ def test_card_records_the_git_commit(tmp_path) -> None:
     repo = Path(__file__).resolve().parents[2]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
     if head.returncode != 0:
-        pytest.skip(f"not a git checkout: {head.stderr.strip()}")
+        reason = f"not a git checkout: {head.stderr.strip()}"
+        print(reason)
+        pytest.skip(reason)
     cfg = TrainConfig(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=2,
                       out_dir=str(tmp_path))
     assert Trainer(cfg).state(full=False)["card"]["training"]["git_commit"] == head.stdout.strip()
