@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from scrapl_live.finetune.persist import load_last_checkpoint
+from scrapl_live.finetune.persist import load_last_checkpoint, save_checkpoint_durable
 from scrapl_live.finetune.supervisor import Supervisor
 from scrapl_live.finetune.worker import run_worker
+from scrapl_live.train.checkpoint import REQUIRED_KEYS
 from tests.finetune.helpers import export_start_model, fill_store, small_config, user_sounds
 
 torch.set_num_threads(1)
@@ -58,8 +59,10 @@ def test_kill9_leaves_loadable_checkpoint_and_resume_continues(setup: tuple[Path
         # wait until this run has written a new checkpoint, then kill at a random moment of the next ones
         start_step = -1 if before is None else before["step"]
         assert _wait_for(lambda s=start_step: _step(ckpt_dir) > s, 300), "worker wrote no checkpoint"
-        # temp files of writers killed earlier are gone once this worker has written its checkpoint
-        assert all(t.name == f".last.{p.pid}.tmp" for t in ckpt_dir.glob(".last.*.tmp"))
+        # temp files of writers killed earlier are gone once this worker has written its checkpoint (its own
+        # may exist: it writes one every step); write_atomic names them .last.pt.{pid}-{uuid}.tmp
+        tmps = list(ckpt_dir.glob(".last.pt.*.tmp"))
+        assert all(t.name.startswith(f".last.pt.{p.pid}-") for t in tmps), [t.name for t in tmps]
         time.sleep(rng.uniform(0.0, 3.0))
         os.kill(p.pid, signal.SIGKILL)
         p.join()
@@ -69,6 +72,18 @@ def test_kill9_leaves_loadable_checkpoint_and_resume_continues(setup: tuple[Path
         assert {"optimizer", "loss_state", "rng", "encoder_state"} <= set(ckpt)
         steps.append(ckpt["step"])
     assert steps == sorted(steps) and len(set(steps)) == 3  # every restart went on from the last step
+
+
+def test_durable_save_sweeps_killed_writers_temp_and_keeps_predecessor(tmp_path: Path) -> None:
+    stale = tmp_path / ".last.pt.99999-deadbeef.tmp"  # what write_atomic leaves when kill -9 lands mid-write
+    stale.write_bytes(b"half a checkpo")
+    keys = dict.fromkeys(REQUIRED_KEYS)
+    save_checkpoint_durable(tmp_path, {**keys, "step": 1})
+    save_checkpoint_durable(tmp_path, {**keys, "step": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "prev.pt"]
+    assert torch.load(tmp_path / "prev.pt")["step"] == 1 and load_last_checkpoint(tmp_path)["step"] == 2
+    (tmp_path / "last.pt").write_bytes(b"torn")  # a torn last.pt falls back to prev.pt
+    assert load_last_checkpoint(tmp_path)["step"] == 1
 
 
 def _step(ckpt_dir: Path) -> int:
