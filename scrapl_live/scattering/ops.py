@@ -24,9 +24,20 @@ def _magnitude(z: torch.Tensor) -> torch.Tensor:
     return mag.sqrt_().add_(MODULUS_EPS)
 
 
-def _modulus_grad(z: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """``grad * z / (|z| + 1e-12)``: the (sub)gradient of the stable modulus, zero at ``z = 0``."""
-    return z * (grad / _magnitude(z))
+def _scale_complex(z: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``z * scale`` for complex z and real scale of its shape, without promoting scale to complex."""
+    return torch.view_as_complex(torch.view_as_real(z) * scale.unsqueeze(-1))
+
+
+def _modulus_grad(z: torch.Tensor, grad: torch.Tensor, inv_mag: torch.Tensor | None = None) -> torch.Tensor:
+    """``grad * z / (|z| + 1e-12)``: the (sub)gradient of the stable modulus, zero at ``z = 0``.
+
+    ``inv_mag`` = ``1 / (|z| + 1e-12)`` saved by the forward spares recomputing the modulus; it is a
+    constant to autograd, so a differentiated backward (``create_graph``) recomputes it from ``z``.
+    """
+    if inv_mag is None or torch.is_grad_enabled():
+        return _scale_complex(z, grad / _magnitude(z))
+    return _scale_complex(z, grad * inv_mag)
 
 
 class _StableModulus(torch.autograd.Function):
@@ -50,11 +61,13 @@ class _StableModulus(torch.autograd.Function):
 
 def _rfft_adjoint(grad: torch.Tensor, length: int) -> torch.Tensor:
     """Gradient w.r.t. a real signal u (..., length) of ``rfft(u)`` given the gradient of its rfft."""
-    weight = torch.full((grad.shape[-1],), 0.5 * length, dtype=grad.real.dtype, device=grad.device)
+    weight = torch.full((grad.shape[-1], 1), 0.5 * length, dtype=grad.real.dtype, device=grad.device)
     weight[0] = length
     if length % 2 == 0:
         weight[-1] = length
-    return torch.fft.irfft(grad * weight, n=length)
+    # (incoming gradients may be conjugate views or expanded: view_as_real needs a plain last axis)
+    re_im = torch.view_as_real(grad.resolve_conj().contiguous())
+    return torch.fft.irfft(torch.view_as_complex(re_im * weight), n=length)
 
 
 class _ModulusSpectrum(torch.autograd.Function):
@@ -62,18 +75,21 @@ class _ModulusSpectrum(torch.autograd.Function):
 
     Autograd's own rfft backward zero-pads the gradient to the full length and runs a complex FFT; the
     adjoint of ``rfft`` for a real input is ``L * irfft`` of the gradient with its interior bins halved
-    (``irfft`` doubles them), which costs half as much.  Saves only ``z``, like ``_StableModulus``.
+    (``irfft`` doubles them), which costs half as much.  Saves ``z`` and the real ``1 / (|z| + 1e-12)``
+    (half of z's size), so backward does not recompute the modulus.
     """
 
     @staticmethod
     def forward(ctx: Any, z: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(z)
-        return torch.fft.rfft(_magnitude(z))
+        mag = _magnitude(z)
+        out = torch.fft.rfft(mag)
+        ctx.save_for_backward(z, mag.reciprocal_() if ctx.needs_input_grad[0] else None)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        (z,) = ctx.saved_tensors
-        return _modulus_grad(z, _rfft_adjoint(grad, z.shape[-1]))
+        z, inv_mag = ctx.saved_tensors
+        return _modulus_grad(z, _rfft_adjoint(grad, z.shape[-1]), inv_mag)
 
 
 class _MixedModulusSpectrum(torch.autograd.Function):

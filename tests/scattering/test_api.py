@@ -127,20 +127,31 @@ def test_bad_indices_and_arguments_raise() -> None:
             JTFS(**{**TOY, **kwargs})
 
 
-@pytest.mark.parametrize("bank", [False, True])
-def test_sparse_filter_decimation_equals_dense(bank: bool) -> None:
+@pytest.mark.parametrize(
+    ("xis", "log2", "windowed"),
+    [((0.05,), 2, True), ((0.05, 0.01), 3, True), ((0.3, 0.05, 0.01), 2, False), ((0.05,), 0, False)],
+)
+def test_filter_decimation_equals_dense(xis: tuple[float, ...], log2: int, windowed: bool) -> None:
+    """Values and input gradients of the op (blocks next to DC, or the dense fallback) against
+    decimate(fft(x) * h) with autograd, for a single filter and for a bank."""
     from scrapl_live.scattering import filters as fb
     from scrapl_live.scattering.filterops import FilterDecimate
 
-    spectra = np.stack([fb.morlet_spectrum(256, xi, xi / 8) for xi in (0.3, 0.05, 0.01)])
-    spectra = spectra if bank else spectra[1]
-    op = FilterDecimate(spectra, 2)
-    assert op.sparse
-    x = torch.randn(2, 256)
+    spectra = np.stack([fb.morlet_spectrum(256, xi, xi / 8) for xi in xis])
+    bank = len(xis) > 1
+    spectra = spectra if bank else spectra[0]
+    op = FilterDecimate(spectra, log2)
+    assert op.windowed == windowed
+    x = torch.randn(2, 256, dtype=torch.float32, requires_grad=True)
     h = torch.from_numpy(spectra).float()
     z = torch.fft.fft(x)
-    dense = decimate_spectrum((z.unsqueeze(1) if bank else z) * h, 2)
-    torch.testing.assert_close(op(torch.fft.rfft(x)), dense)
+    dense = decimate_spectrum((z.unsqueeze(1) if bank else z) * h, log2)
+    got = op(torch.fft.rfft(x))
+    torch.testing.assert_close(got, dense)
+    g = torch.randn_like(dense)
+    (g_dense,) = torch.autograd.grad(dense, x, g)
+    (g_got,) = torch.autograd.grad(got, x, g)
+    torch.testing.assert_close(g_got, g_dense)
     if bank:
         torch.testing.assert_close(op(torch.fft.rfft(x), 2), dense[:, :2])
 
