@@ -13,6 +13,7 @@ through ``SCRAPLLoss.grad_hook``.
     python benchmarks/bench_loss.py            # granular B=4, 808 B=8, hooks
     python benchmarks/bench_loss.py --quick    # granular only, 10 steps
     python benchmarks/bench_loss.py --full-jtfs  # + full-JTFS loss at the granular config (ref ~14 GB)
+    python benchmarks/bench_loss.py --tuned-malloc  # both keep freed memory in the heap (as our CLI does)
 
 θ-IS warm-up timings: ``benchmarks/bench_pathwise.py``; JTFS-level timings: ``benchmarks/bench_jtfs.py``.
 """
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scrapl_live.allocator import malloc_env  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 GRANULAR = dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8)
@@ -147,9 +150,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="granular config only, 10 steps, no hooks")
     ap.add_argument("--full-jtfs", action="store_true", help="add the full-JTFS loss (ref ~14 GB)")
     ap.add_argument("--no-hooks", action="store_true", help="skip the P-Adam/P-SAGA hook measurement")
+    ap.add_argument("--tuned-malloc", action="store_true",
+                    help="both children keep freed memory in the heap (scrapl_live.allocator's settings, "
+                    "as the scrapl-live CLI runs); default: glibc's defaults for both")
     args = ap.parse_args()
+    if args.tuned_malloc:
+        os.environ.update(malloc_env())  # inherited by our child and the reference's alike
     steps = 10 if args.quick else args.steps
     cmd = "python benchmarks/bench_loss.py" + (" --quick" if args.quick else "")
+    cmd += " --tuned-malloc" if args.tuned_malloc else ""
     rows = []
     configs = [("granular", GRANULAR, 4, steps)] + ([] if args.quick else [("808", TR808, 8, args.steps_808)])
     for name, cfg, batch, n_steps in configs:

@@ -11,6 +11,8 @@ import importlib
 import logging
 import sys
 
+from scrapl_live.allocator import tune_allocator
+
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``).
 COMMAND_MODULES: list[str] = [
     "scrapl_live.encoder.cli",
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    tune_allocator()  # training and analysis steps reuse heap pages instead of re-faulting them
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from scrapl_live.allocator import tune_allocator
 from scrapl_live.finetune.holdout import UserData, read_user_data, span_mask
 from scrapl_live.finetune.persist import (
     load_last_checkpoint,
@@ -343,4 +344,5 @@ def run_worker(cfg: dict[str, Any]) -> None:
     """Process entry point (``multiprocessing`` spawn target): a worker from a config dict, run."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s finetune[%(process)d] %(levelname)s %(message)s")
+    tune_allocator()  # a fresh (spawned) process: reuse heap pages between fine-tune steps
     FinetuneWorker(FinetuneConfig(**cfg)).run()  # its constructor yields the CPU before any torch work
