@@ -83,10 +83,12 @@ def _adam_(
 ) -> torch.Tensor:
     """:func:`adam_grad_norm_cont` updating m and v in place (no copies of the P-row tables); returns ĝ."""
     eff_b1, eff_b2 = b1 ** (t - prev_t), b2 ** (t - prev_t)
-    m.mul_(eff_b1).add_(grad, alpha=1 - eff_b1)
+    m.lerp_(grad, 1 - eff_b1)
     v.mul_(eff_b2).addcmul_(grad, grad, value=1 - eff_b2)
-    denom = torch.div(v, 1 - b2**t).sqrt_().add_(eps)
-    return torch.div(m, 1 - b1**t).div_(denom)
+    # (m / bc1) / (sqrt(v / bc2) + eps) with the bias corrections folded into the denominator's passes
+    bc1, bc2 = 1 - b1**t, 1 - b2**t
+    denom = v.sqrt().mul_(bc1 / math.sqrt(bc2)).add_(bc1 * eps)
+    return torch.div(m, denom, out=denom)
 
 
 class PathwiseGradTransform(nn.Module):
