@@ -26,7 +26,7 @@ def _magnitude(z: torch.Tensor) -> torch.Tensor:
 
 def _scale_complex(z: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``z * scale`` for complex z and real scale of its shape, without promoting scale to complex."""
-    return torch.view_as_complex(torch.view_as_real(z) * scale.unsqueeze(-1))
+    return torch.view_as_complex(torch.view_as_real(z.resolve_conj()) * scale.unsqueeze(-1))
 
 
 def _modulus_grad(z: torch.Tensor, grad: torch.Tensor, inv_mag: torch.Tensor | None = None) -> torch.Tensor:
