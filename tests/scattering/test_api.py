@@ -173,6 +173,9 @@ def test_fused_modulus_spectra_match_autograd_of_the_plain_ops(length: int) -> N
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(3, length, dtype=torch.complex128, generator=gen, requires_grad=True)
     assert torch.autograd.gradcheck(modulus_spectrum, (z,))
+    z_conj = z.detach().conj().requires_grad_()  # a conjugate view: the real-pair broadcasting resolves it
+    assert torch.autograd.gradcheck(modulus, (z_conj,))
+    assert torch.autograd.gradcheck(modulus_spectrum, (z_conj,))
     m = torch.randn(2, 5, 3, dtype=torch.complex128, generator=gen)
     y = torch.randn(4, 3, length, dtype=torch.complex128, generator=gen, requires_grad=True)
     g = torch.randn(4, 2, 5, length // 2 + 1, dtype=torch.complex128, generator=gen)
