@@ -25,7 +25,8 @@ def _magnitude(z: torch.Tensor) -> torch.Tensor:
 
 
 def _scale_complex(z: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``z * scale`` for complex z and real scale of its shape, without promoting scale to complex."""
+    """``z * scale`` for complex z and a real scale broadcastable to it, without promoting scale to complex
+    (z may be a conjugate view or expanded)."""
     return torch.view_as_complex(torch.view_as_real(z.resolve_conj()) * scale.unsqueeze(-1))
 
 
@@ -61,13 +62,11 @@ class _StableModulus(torch.autograd.Function):
 
 def _rfft_adjoint(grad: torch.Tensor, length: int) -> torch.Tensor:
     """Gradient w.r.t. a real signal u (..., length) of ``rfft(u)`` given the gradient of its rfft."""
-    weight = torch.full((grad.shape[-1], 1), 0.5 * length, dtype=grad.real.dtype, device=grad.device)
+    weight = torch.full((grad.shape[-1],), 0.5 * length, dtype=grad.real.dtype, device=grad.device)
     weight[0] = length
     if length % 2 == 0:
         weight[-1] = length
-    # (incoming gradients may be conjugate views or expanded: view_as_real needs a plain last axis)
-    re_im = torch.view_as_real(grad.resolve_conj().contiguous())
-    return torch.fft.irfft(torch.view_as_complex(re_im * weight), n=length)
+    return torch.fft.irfft(_scale_complex(grad, weight), n=length)
 
 
 class _ModulusSpectrum(torch.autograd.Function):
