@@ -18,6 +18,7 @@ _HELP = {
     "data": "folder of real one-shots mixed into training (tr808)",
     "real_per_batch": "items of each batch taken from --data",
     "theta_grad_norm": "rescale ∂L/∂θ̂ per synth parameter to an equal running RMS (audio losses)",
+    "log1p_eps": "knee of the JTFS losses' ρ = log1p(S/eps) (tr808; default 1e-3, the paper's)",
     "init": "checkpoint (.pt) whose encoder weights initialise the run (warm start, fresh optimiser)",
 }
 

@@ -47,6 +47,7 @@ class TrainConfig:
     paths_per_step: int = 1
     lean: bool = False  # SCRAPL only: JTFS padded to the next power of two (~2x faster, not reference values)
     theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
+    log1p_eps: float | None = None  # knee of ρ = log1p(S/eps) where the preset uses it (None: 1e-3)
     eval_paths: int = 8  # SCRAPL deterministic eval mode: this many fixed paths
     synthetic_items: int = 4096  # tr808: synthetic θ draws in the train split (val/test: a quarter each)
     sampling: str = "log"  # tr808 θ sampling: uniform | log
@@ -82,6 +83,14 @@ class TrainConfig:
             )
         if self.theta_grad_norm and self.loss == "ploss":
             raise ValueError("theta_grad_norm needs an audio loss (not 'ploss')")
+        if self.log1p_eps is not None:
+            if not self.log1p_eps > 0:
+                raise ValueError(f"log1p_eps must be > 0, got {self.log1p_eps}")
+            if self.loss not in ("scrapl", "jtfs") or not JTFS_PRESETS[self.synth]["use_rho_log1p"]:
+                raise ValueError(
+                    f"log1p_eps sets the knee of the JTFS losses' log1p, which synth={self.synth!r} with "
+                    f"loss={self.loss!r} does not use (tr808 with scrapl or jtfs)"
+                )
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
         if self.synth != "tr808" and self.data is not None:

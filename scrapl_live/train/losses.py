@@ -12,9 +12,12 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
 
     SCRAPL uses the paper's JTFS settings for the synth (P = 315 textures, 483 tr808), step-seeded
     path draws (``sampling_seed`` = run seed: reproducible, identical on every DDP rank) and
-    ``eval_paths`` fixed paths in eval mode (deterministic validation).
+    ``eval_paths`` fixed paths in eval mode (deterministic validation). ``log1p_eps`` moves the knee of
+    ρ = log1p(S/eps) (tr808): a lower knee compresses the loud attack and lifts the quiet decay.
     """
     preset = dict(JTFS_PRESETS[cfg.synth])
+    if cfg.log1p_eps is not None:
+        preset["log1p_eps"] = cfg.log1p_eps
     if cfg.loss == "scrapl":
         from scrapl_live.loss import SCRAPLLoss
 
