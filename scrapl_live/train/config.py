@@ -107,6 +107,14 @@ class TrainConfig:
         return self.lr if self.lr is not None else PAPER_LR[self.synth]
 
     @property
+    def jtfs_settings(self) -> dict[str, Any]:
+        """The run's SCRAPL/JTFS loss settings: the synth's preset with the ``log1p_eps`` override."""
+        settings = dict(JTFS_PRESETS[self.synth])
+        if self.log1p_eps is not None:
+            settings["log1p_eps"] = self.log1p_eps
+        return settings
+
+    @property
     def synth_options(self) -> dict[str, Any]:
         """Synth constructor options: tr808 renders aligned at sample 0 (no pre-delay, no internal shift),
         as in live playback; the meso misalignment comes from the real targets' random delays."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from scrapl_live.train.config import JTFS_PRESETS, TrainConfig
+from scrapl_live.train.config import TrainConfig
 
 
 def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
@@ -15,9 +15,7 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
     ``eval_paths`` fixed paths in eval mode (deterministic validation). ``log1p_eps`` moves the knee of
     ρ = log1p(S/eps) (tr808): a lower knee compresses the loud attack and lifts the quiet decay.
     """
-    preset = dict(JTFS_PRESETS[cfg.synth])
-    if cfg.log1p_eps is not None:
-        preset["log1p_eps"] = cfg.log1p_eps
+    preset = cfg.jtfs_settings
     if cfg.loss == "scrapl":
         from scrapl_live.loss import SCRAPLLoss
 

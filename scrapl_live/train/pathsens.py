@@ -23,8 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from scrapl_live.train.config import JTFS_PRESETS
-
 log = logging.getLogger(__name__)
 
 
@@ -145,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder, card = encoder_from_checkpoint(args.checkpoint)
     cfg = _train_config({**card, "synth": encoder.config.synth})
     synth = synths.get(cfg.synth, **cfg.synth_options)
-    loss = SCRAPLLoss(synth.n_samples, **JTFS_PRESETS[cfg.synth], n_theta=synth.n_params,
+    loss = SCRAPLLoss(synth.n_samples, **cfg.jtfs_settings, n_theta=synth.n_params,
                       use_p_adam=False, use_p_saga=False)
     n_fr = {int(v) for v in args.n_fr.split(",")}
     paths = [p for p in range(loss.n_paths) if int(loss.meta["n_fr"][p]) in n_fr]
