@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from scrapl_live.audio import resample
+from scrapl_live.live.jobs import JobQueue
 from scrapl_live.live.latency import LatencyStats, Stopwatch
 from scrapl_live.live.model import LoadedModel, ModelSlot, load_model
 from scrapl_live.live.onset import OnsetDetector
@@ -124,14 +123,8 @@ class Engine:
         self._hop = max(block_size, int(analysis_hop_s * sample_rate))
         self._next_analysis = self._hop  # first analyses see a zero-padded, partly filled window
         self._waiting: list[int] = []  # detected onsets whose window is not complete yet
-        self._done: queue.SimpleQueue[Hit | VoiceTail | None] = queue.SimpleQueue()  # None: no result
-        self._jobs: queue.SimpleQueue[Callable[[], Hit | VoiceTail | None] | None] | None = None
-        self._worker: threading.Thread | None = None
-        if async_inference:
-            self._jobs = queue.SimpleQueue()
-            self._worker = threading.Thread(target=self._job_loop, args=(job_priority,),
-                                            name="scrapl-jobs", daemon=True)
-            self._worker.start()
+        self.jobs: JobQueue[Hit | VoiceTail] = JobQueue(self._apply, self._job_failed,
+                                                        threaded=async_inference, priority=job_priority)
         self.hits: list[Hit] = []
         self.latency = LatencyStats()
         self.errors = 0
@@ -139,7 +132,6 @@ class Engine:
         """Optional capture tap (``finetune.LiveCapture``): ``feed(block, t0)`` gets every input block on
         the block thread, ``hit(start, θ̂ (U,), metadata)`` every analysed hit on the job thread;
         neither may block."""
-        self._outstanding = 0  # jobs submitted but not yet applied
         self._n_events = 0
         if self.head is not None:  # first renders are slow (allocations, caches): warm both now
             theta = np.full(len(self.specs), 0.5, np.float32)
@@ -164,8 +156,7 @@ class Engine:
         t0, self._t = self._t, self._t + self.block_size
         if self.capture is not None:
             self._call(self.capture.feed, x, t0)
-        while not self._done.empty():
-            self._apply(self._done.get())
+        self.jobs.apply_ready()
         if self.mode == "hits":
             watch = Stopwatch()
             self._waiting.extend(self.detector.process(x))
@@ -185,7 +176,7 @@ class Engine:
                 self._next_analysis += self._hop
                 start = self._t - self.window
                 win = self._window(start)
-                self._submit(lambda: self._analyse(model, start, win))
+                self.jobs.submit(lambda: self._analyse(model, start, win))
         out = self._out
         out.fill(0.0)
         theta = self.smoother.step() if self.mode == "texture" else None
@@ -248,7 +239,7 @@ class Engine:
             if isinstance(sink, HitSink):
                 self._call(sink.on_hit, hit.t_samples, hit.velocity, hit.theta, hit.params)
         if self.play_voices or self.capture is not None:
-            self._submit(lambda: self._tail(hit, model))
+            self.jobs.submit(lambda: self._tail(hit, model))
 
     def _tail(self, hit: Hit, model: LoadedModel) -> VoiceTail | None:
         """Job: hand the hit to the capture tap, render its whole voice (torch synth)."""
@@ -274,34 +265,12 @@ class Engine:
             return self.synth(self.torch.from_numpy(theta[None]), self.torch.tensor([seed]))[0, 0].numpy()
 
     # ------------------------------------------------------------------------------------ jobs
-    def _submit(self, job: Callable[[], Hit | VoiceTail | None]) -> None:
-        """Run ``job`` on the job thread (live) or now (file mode); its result is applied on the block
-        thread."""
-        self._outstanding += 1
-        if self._jobs is not None:
-            self._jobs.put(job)
-        else:
-            self._apply(self._run(job))
-
-    def _run(self, job: Callable[[], Hit | VoiceTail | None]) -> Hit | VoiceTail | None:
-        try:
-            return job()
-        except Exception as exc:  # a failing job costs its result, never the engine or the job thread
-            self.errors += 1
-            log.error("engine job failed: %s", exc)
-            return None
-
-    def _job_loop(self, priority: int | None) -> None:
-        if priority is not None:
-            from scrapl_live.live.realtime import make_thread_realtime
-
-            make_thread_realtime(priority)
-        while (job := self._jobs.get()) is not None:
-            self._done.put(self._run(job))
+    def _job_failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.error("engine job failed: %s", exc)
 
     def _apply(self, item: Hit | VoiceTail | None) -> None:
         """Block thread: extend a voice by its tail, or take a texture frame's θ̂ (sinks see it per block)."""
-        self._outstanding -= 1
         if item is None:
             return
         if isinstance(item, VoiceTail):
@@ -327,18 +296,11 @@ class Engine:
 
     def drain(self, timeout_s: float = 10.0) -> None:
         """Apply every submitted job, waiting for the job thread (file mode end, tests)."""
-        deadline = time.perf_counter() + timeout_s
-        while self._outstanding > 0 and time.perf_counter() < deadline:
-            try:
-                self._apply(self._done.get(timeout=0.05))
-            except queue.Empty:
-                continue
+        self.jobs.drain(timeout_s)
 
     def close(self) -> None:
         """Stop the job thread and file watcher, close sinks that hold resources."""
-        if self._jobs is not None and self._worker is not None:
-            self._jobs.put(None)
-            self._worker.join(timeout=5)
+        self.jobs.close()
         self.slot.stop()
         for sink in self.sinks:
             if isinstance(sink, ClosableSink):
