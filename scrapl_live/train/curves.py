@@ -1,9 +1,11 @@
-"""Run logs: a CSV row per logged step/epoch and PNG learning curves (matplotlib, Agg backend)."""
+"""Run logs: a CSV row per logged step/epoch, the same scalars for TensorBoard when it is installed, and
+PNG learning curves (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 
 class CSVLog:
@@ -34,6 +36,32 @@ class CSVLog:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
             w.writerows(self.rows)
+
+
+class TensorBoardLog:
+    """The numeric fields of each logged row as TensorBoard scalars ``prefix/field`` at the row's step."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    @classmethod
+    def open(cls, log_dir: str | Path, first_step: int) -> TensorBoardLog | None:
+        """A log in ``log_dir`` whose events from ``first_step`` on replace earlier ones (a resumed run
+        re-logs them, as :meth:`CSVLog.truncate`); None when the ``tensorboard`` package is missing."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # optional: torch raises ImportError when tensorboard is not installed
+            return None
+        return cls(SummaryWriter(str(log_dir), purge_step=first_step))
+
+    def append(self, row: dict[str, float | int | str], prefix: str) -> None:
+        step = int(row["step"])
+        for key, value in row.items():
+            if key != "step" and isinstance(value, int | float):
+                self.writer.add_scalar(f"{prefix}/{key}", value, step)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def plot_curves(train_rows: list[dict], val_rows: list[dict], path: str | Path, title: str) -> Path:

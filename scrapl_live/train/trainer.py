@@ -21,7 +21,7 @@ from torch import nn
 
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.curves import CSVLog, plot_curves
+from scrapl_live.train.curves import CSVLog, TensorBoardLog, plot_curves
 from scrapl_live.train.data import BatchStream, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
@@ -316,24 +316,31 @@ class Trainer:
         end = self.cfg.max_steps if stop_at is None else min(stop_at, self.cfg.max_steps)
         main = self.rank == 0
         self._logs = (CSVLog(self.out / "train.csv"), CSVLog(self.out / "val.csv")) if main else None
+        self._tb = TensorBoardLog.open(self.out / "tensorboard", self.step + 1) if main else None
         if main:
             for lg in self._logs:
                 lg.truncate(self.step)
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not (progress and main), desc="train")
-        while self.step < end:
-            rec = self.train_step(self.step)
-            if not math.isfinite(rec["loss"]):
-                raise RuntimeError(f"training loss is {rec['loss']} at step {self.step}")
-            self.step += 1
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
-            if main:
-                self._logs[0].append({"step": self.step, **rec})
-            if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
-                self._end_epoch()
-            elif self.step == end and main:
-                ckpt_io.save_checkpoint(last, self.state())
-        bar.close()
+        try:
+            while self.step < end:
+                rec = self.train_step(self.step)
+                if not math.isfinite(rec["loss"]):
+                    raise RuntimeError(f"training loss is {rec['loss']} at step {self.step}")
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
+                if main:
+                    self._logs[0].append({"step": self.step, **rec})
+                if self._tb is not None:
+                    self._tb.append({"step": self.step, **rec}, "train")
+                if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
+                    self._end_epoch()
+                elif self.step == end and main:
+                    ckpt_io.save_checkpoint(last, self.state())
+        finally:  # flush what was logged, also when a step fails
+            bar.close()
+            if self._tb is not None:
+                self._tb.close()
         return self.best or {}
 
     def _end_epoch(self) -> None:
@@ -344,6 +351,8 @@ class Trainer:
         rec = {"step": self.step, **self.validate()}
         self.history.append(rec)
         val_log.append(rec)
+        if self._tb is not None:
+            self._tb.append(rec, "val")
         key = self.selection_metric
         improved = key in rec and (self.best is None or rec[key] < self.best[key])
         if improved:

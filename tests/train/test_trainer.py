@@ -93,6 +93,22 @@ def test_checkpoint_roundtrip_and_errors(tmp_path) -> None:
         load_checkpoint(tmp_path / "bad.pt")
 
 
+def _tensorboard_scalars(run) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar series TensorBoard shows for ``run`` (its reader, after purging re-logged steps)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def _csv_series(run, name: str, prefix: str) -> dict[str, list[tuple[int, float]]]:
+    rows = CSVLog(run / name).rows
+    keys = {k for r in rows for k in r if k != "step" and r[k] not in ("", None)}
+    return {f"{prefix}/{k}": [(int(r["step"]), float(r[k])) for r in rows if r.get(k) not in ("", None)]
+            for k in keys}
+
+
 def _state_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -103,6 +119,11 @@ def test_resume_in_fresh_process_is_exact(tmp_path) -> None:
     _train(tmp_path / "split", "--stop-at", "2")
     paused = load_checkpoint(tmp_path / "split" / "last.pt")
     assert paused["step"] == 2
+    # a crashed process's scalars after the checkpoint: the resumed run must replace them
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "split" / "tensorboard")) as crashed:
+        crashed.add_scalar("train/loss", 999.0, 3)
     _train(tmp_path / "split")  # a new process resumes from last.pt
     full, split = (
         load_checkpoint(tmp_path / "full" / "last.pt"),
@@ -120,6 +141,16 @@ def test_resume_in_fresh_process_is_exact(tmp_path) -> None:
 
     enc, card = encoder_from_checkpoint(tmp_path / "full" / "best.pt")
     assert card["training"]["config"]["loss"] == "scrapl" and enc.config.synth == "granular"
+    # TensorBoard shows what the CSVs hold, each step once although the split run logged in two processes
+    for run in ("full", "split"):
+        expected = {**_csv_series(tmp_path / run, "train.csv", "train"),
+                    **_csv_series(tmp_path / run, "val.csv", "val")}
+        shown = _tensorboard_scalars(tmp_path / run)
+        assert shown.keys() == expected.keys() and "train/loss" in shown and "val/val_theta_l1" in shown
+        for tag, series in expected.items():
+            assert [s for s, _ in shown[tag]] == [s for s, _ in series], tag
+            assert [v for _, v in shown[tag]] == pytest.approx([v for _, v in series], rel=1e-6), tag
+    assert [s for s, _ in _tensorboard_scalars(tmp_path / "split")["train/loss"]] == [1, 2, 3]
 
 
 @pytest.mark.slow
