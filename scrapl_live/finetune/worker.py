@@ -42,8 +42,7 @@ from scrapl_live.finetune.persist import (
 )
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.data import BatchStream
-from scrapl_live.train.trainer import _mix
+from scrapl_live.train.data import BatchStream, mix_seed
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +198,9 @@ class FinetuneWorker:
         idx = stream.indices(step)
         x = data.train[idx].to(self.device)
         mask = span_mask(data.train_len[idx], x.shape[-1]).to(self.device)
-        gen = torch.Generator().manual_seed(_mix(self.cfg.seed, step, 1))
+        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, step, 1))
         seed_hat = torch.randint(0, 2**31 - 1, (x.shape[0],), generator=gen)
-        torch.manual_seed(_mix(self.cfg.seed, step, 2))  # dropout masks
+        torch.manual_seed(mix_seed(self.cfg.seed, step, 2))  # dropout masks
         self.encoder.train()
         self.loss.train()
         self.opt.zero_grad(set_to_none=True)

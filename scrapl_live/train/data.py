@@ -53,6 +53,15 @@ class BatchStream:
         return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
 
 
+def mix_seed(*xs: int) -> int:
+    """A 63-bit seed from integers, e.g. (run seed, step, purpose): different tuples give unrelated
+    generator streams, so every random draw of a step is reproducible on its own (resume, DDP ranks)."""
+    h = 0x243F6A8885A308D3
+    for x in xs:
+        h = ((h ^ (int(x) & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 + 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
 def rank_slice(batch_size: int, rank: int, world: int) -> slice:
     """Contiguous share of a global batch for ``rank`` of ``world`` (batch_size must divide evenly)."""
     if batch_size % world:

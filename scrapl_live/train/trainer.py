@@ -22,7 +22,7 @@ from torch import nn
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
 from scrapl_live.train.curves import CSVLog, TensorBoardLog, plot_curves
-from scrapl_live.train.data import BatchStream, rank_slice, real_dataset, synthetic_dataset
+from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
 
@@ -34,14 +34,6 @@ def _dist() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
-
-
-def _mix(*xs: int) -> int:
-    """A 63-bit seed from integers (different tuples give unrelated generator streams)."""
-    h = 0x243F6A8885A308D3
-    for x in xs:
-        h = ((h ^ (int(x) & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 + 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
-    return h
 
 
 class Trainer:
@@ -144,9 +136,9 @@ class Trainer:
         self.model.train()
         self.loss.train()
         x, theta = self._targets(step)
-        gen = torch.Generator().manual_seed(_mix(cfg.seed, step, 1))
+        gen = torch.Generator().manual_seed(mix_seed(cfg.seed, step, 1))
         seed_hat = torch.randint(0, 2**31 - 1, (cfg.batch,), generator=gen)
-        torch.manual_seed(_mix(cfg.seed, step, 2, self.rank))  # dropout masks
+        torch.manual_seed(mix_seed(cfg.seed, step, 2, self.rank))  # dropout masks
         sl = rank_slice(cfg.batch, self.rank, self.world)
         x, seed_hat = x[sl], seed_hat[sl]
         theta_hat = self.model(x[..., : self.window])
@@ -373,7 +365,7 @@ class Trainer:
         and re-attached empty afterwards; the probabilities become part of the SCRAPL state.
         """
         batches = [{"x": self._targets(b)[0]} for b in range(self.cfg.theta_is_batches)]
-        gen = torch.Generator().manual_seed(_mix(self.cfg.seed, 0, 3))
+        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
         seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
         params = list(self.encoder.parameters())
         if self.cfg.pathwise:
