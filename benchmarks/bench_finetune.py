@@ -42,7 +42,7 @@ from bench_live import _model, bench_jack, jack_server  # noqa: E402
 
 from scrapl_live.finetune.status import read_status  # noqa: E402
 from scrapl_live.finetune.supervisor import Supervisor  # noqa: E402
-from scrapl_live.finetune.worker import FinetuneConfig  # noqa: E402
+from scrapl_live.finetune.config import FinetuneConfig  # noqa: E402
 from tests.finetune.helpers import fill_store, user_sounds  # noqa: E402
 
 

@@ -104,8 +104,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def finetune_config(args: argparse.Namespace) -> object:
-    """The :class:`~scrapl_live.finetune.worker.FinetuneConfig` of ``finetune run``'s flags."""
-    from scrapl_live.finetune.worker import FinetuneConfig
+    """The :class:`~scrapl_live.finetune.config.FinetuneConfig` of ``finetune run``'s flags."""
+    from scrapl_live.finetune.config import FinetuneConfig
 
     if not args.model.is_file():
         raise FileNotFoundError(f"--model not found: {args.model}")

@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scrapl_live.finetune.worker import FinetuneConfig, run_worker
+from scrapl_live.finetune.config import FinetuneConfig
+from scrapl_live.finetune.worker import run_worker
 
 log = logging.getLogger(__name__)
 

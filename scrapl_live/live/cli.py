@@ -214,8 +214,8 @@ def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa
     engine.capture = capture
     if args.finetune is None:
         return capture, None
+    from scrapl_live.finetune.config import FinetuneConfig
     from scrapl_live.finetune.supervisor import Supervisor
-    from scrapl_live.finetune.worker import FinetuneConfig
 
     tuner = Supervisor(FinetuneConfig(model=str(model_path), store=str(args.capture),
                                       out_dir=str(args.finetune))).start()

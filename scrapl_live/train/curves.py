@@ -9,14 +9,18 @@ from typing import Any
 
 
 class CSVLog:
-    """Append rows to ``path``; the header is the first row's keys plus any later new keys (rewritten)."""
+    """Append rows to ``path``; the header is the first row's keys plus any later new keys (the file is
+    rewritten only when a row brings a new key, otherwise each row is appended as one line)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.rows: list[dict[str, float | int | str]] = []
+        self._keys: list[str] = []
         if self.path.is_file():
             with open(self.path, newline="") as f:
-                self.rows = list(csv.DictReader(f))
+                reader = csv.DictReader(f)
+                self.rows = list(reader)
+                self._keys = list(reader.fieldnames or [])
 
     def truncate(self, step: int) -> None:
         """Drop rows after ``step`` (a resumed run re-logs them)."""
@@ -25,12 +29,17 @@ class CSVLog:
 
     def append(self, row: dict[str, float | int | str]) -> None:
         self.rows.append(row)
-        self._write()
+        if any(k not in self._keys for k in row) or not self.path.is_file():
+            self._write()
+            return
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self._keys).writerow(row)
 
     def _write(self) -> None:
         keys: list[str] = []
         for r in self.rows:
             keys += [k for k in r if k not in keys]
+        self._keys = keys
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
@@ -62,6 +71,28 @@ class TensorBoardLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class RunLogs:
+    """A run's logs from ``step`` on: ``train.csv`` and ``val.csv`` in ``out`` and the same scalars under
+    ``out/tensorboard`` (when installed); rows after ``step`` left by an interrupted process are dropped."""
+
+    def __init__(self, out: str | Path, step: int) -> None:
+        out = Path(out)
+        self.train_csv, self.val_csv = CSVLog(out / "train.csv"), CSVLog(out / "val.csv")
+        for lg in (self.train_csv, self.val_csv):
+            lg.truncate(step)
+        self.tensorboard = TensorBoardLog.open(out / "tensorboard", step + 1)
+
+    def append(self, row: dict[str, float | int | str], kind: str) -> None:
+        """Log ``row`` (with its ``step``) as a ``train`` or ``val`` record."""
+        (self.train_csv if kind == "train" else self.val_csv).append(row)
+        if self.tensorboard is not None:
+            self.tensorboard.append(row, kind)
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
 
 def plot_curves(train_rows: list[dict], val_rows: list[dict], path: str | Path, title: str) -> Path:

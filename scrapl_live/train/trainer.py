@@ -21,7 +21,7 @@ from torch import nn
 
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.curves import CSVLog, TensorBoardLog, plot_curves
+from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
@@ -307,11 +307,7 @@ class Trainer:
             self._theta_is()
         end = self.cfg.max_steps if stop_at is None else min(stop_at, self.cfg.max_steps)
         main = self.rank == 0
-        self._logs = (CSVLog(self.out / "train.csv"), CSVLog(self.out / "val.csv")) if main else None
-        self._tb = TensorBoardLog.open(self.out / "tensorboard", self.step + 1) if main else None
-        if main:
-            for lg in self._logs:
-                lg.truncate(self.step)
+        self._logs = RunLogs(self.out, self.step) if main else None
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not (progress and main), desc="train")
         try:
             while self.step < end:
@@ -322,29 +318,24 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
                 if main:
-                    self._logs[0].append({"step": self.step, **rec})
-                if self._tb is not None:
-                    self._tb.append({"step": self.step, **rec}, "train")
+                    self._logs.append({"step": self.step, **rec}, "train")
                 if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
                     self._end_epoch()
                 elif self.step == end and main:
                     ckpt_io.save_checkpoint(last, self.state())
         finally:  # flush what was logged, also when a step fails
             bar.close()
-            if self._tb is not None:
-                self._tb.close()
+            if main:
+                self._logs.close()
         return self.best or {}
 
     def _end_epoch(self) -> None:
         """Validate (rank 0), update the best record, write last.pt / best.pt and the PNG curves."""
         if self.rank != 0:
             return
-        steps_log, val_log = self._logs
         rec = {"step": self.step, **self.validate()}
         self.history.append(rec)
-        val_log.append(rec)
-        if self._tb is not None:
-            self._tb.append(rec, "val")
+        self._logs.append(rec, "val")
         key = self.selection_metric
         improved = key in rec and (self.best is None or rec[key] < self.best[key])
         if improved:
@@ -355,7 +346,10 @@ class Trainer:
         if improved:
             ckpt_io.save_checkpoint(self.out / "best.pt", self.state(full=False))
         plot_curves(
-            steps_log.rows, val_log.rows, self.out / "curves.png", f"{self.cfg.synth} / {self.cfg.loss}"
+            self._logs.train_csv.rows,
+            self._logs.val_csv.rows,
+            self.out / "curves.png",
+            f"{self.cfg.synth} / {self.cfg.loss}",
         )
 
     def _theta_is(self) -> None:

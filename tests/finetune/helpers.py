@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from scrapl_live.finetune.config import FinetuneConfig
 from scrapl_live.finetune.store import CaptureStore
-from scrapl_live.finetune.worker import FinetuneConfig
 
 REPO = Path(__file__).resolve().parents[2]
 HYDROGEN_TRAIN = REPO / "data" / "hydrogen" / "train"

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from scrapl_live.finetune.config import FinetuneConfig
 from scrapl_live.finetune.holdout import read_user_data
-from scrapl_live.finetune.worker import FinetuneConfig, FinetuneWorker
+from scrapl_live.finetune.worker import FinetuneWorker
 from tests.finetune.helpers import REPO, SR, fill_store, require_hydrogen, user_sounds
 
 torch.set_num_threads(1)
