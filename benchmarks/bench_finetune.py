@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_live import _model, bench_jack, jack_server  # noqa: E402
 
+from scrapl_live.finetune.config import FinetuneConfig  # noqa: E402
 from scrapl_live.finetune.status import read_status  # noqa: E402
 from scrapl_live.finetune.supervisor import Supervisor  # noqa: E402
-from scrapl_live.finetune.config import FinetuneConfig  # noqa: E402
 from tests.finetune.helpers import fill_store, user_sounds  # noqa: E402
 
 
