@@ -21,6 +21,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="run folders holding val.csv")
     ap.add_argument("-o", "--out", type=Path, required=True, help="PNG to write")
+    ap.add_argument("--ymax", type=float, help="clip the y axes here (a diverged run would flatten the rest)")
     args = ap.parse_args()
     logs = {run.name: CSVLog(run / "val.csv").rows for run in args.runs}
     metrics = [k for k in next(iter(logs.values()))[0] if k.startswith("val_theta_l1")]
@@ -31,6 +32,8 @@ def main() -> None:
         ax.axhline(244, color="grey", lw=0.8, ls=":")  # constant θ̂ = 0.5 on these items (≈ chance)
         ax.set(title=metric.replace("val_theta_l1", "θ L1 ‰").replace("_", " "), xlabel="step")
         ax.grid(alpha=0.3)
+        if args.ymax is not None:
+            ax.set_ylim(top=args.ymax)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
