@@ -42,8 +42,9 @@ def main() -> None:
         if not sep or not runs:
             raise SystemExit(f"expected LABEL=RUN[,RUN...], got {item!r}")
         groups[label] = [read_eval(Path(r)) for r in runs.split(",")]
-    keys = list(next(iter(groups.values()))[0])
-    ref = statistics.fmean(r["θ L1"] for r in next(iter(groups.values())))
+    first = next(iter(groups.values()))
+    keys = list(first[0])
+    ref = statistics.fmean(r["θ L1"] for r in first)
     head = " | ".join(f"test {k} ‰" for k in keys)
     print(f"| setting | seeds | {head} | per seed θ L1 | ref ÷ mean |")
     print("|---|---|" + "---|" * len(keys) + "---|---|")

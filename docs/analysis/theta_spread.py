@@ -13,25 +13,19 @@ import numpy as np
 import torch
 
 import synths
-from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.data import synthetic_dataset
-from scrapl_live.train.evaluate import load_predictor, spread_indices
+from scrapl_live.train.evaluate import card_train_config, eval_batches, load_predictor
 
 
 def predictions(model: str, items: int, batch: int = 16) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(θ, θ̂, parameter names) on ``items`` test items spread over the synthetic test split."""
     predict, card, window = load_predictor(model)
-    cfg = TrainConfig.from_dict(card["training"]["config"])
+    cfg = card_train_config(card)
     synth = synths.get(cfg.synth, **cfg.synth_options)
-    ds = synthetic_dataset(cfg, "test", synth.params)
-    idx = spread_indices(len(ds), items)
     theta, theta_hat = [], []
-    with torch.no_grad():
-        for i in range(0, len(idx), batch):
-            rows = idx[i : i + batch]
-            x = synth(ds.theta[rows], ds.seed[rows])
+    for x, th in eval_batches(cfg, synth, "synthetic", "test", items, batch):
+        with torch.no_grad():
             theta_hat.append(predict(x[:, 0, :window]))
-            theta.append(ds.theta[rows])
+        theta.append(th)
     return torch.cat(theta).numpy(), torch.cat(theta_hat).numpy(), list(synth.param_names)
 
 

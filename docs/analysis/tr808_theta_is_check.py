@@ -19,7 +19,7 @@ from scrapl_live.loss import SCRAPLLoss
 from scrapl_live.loss.hvp import ThetaCurvature, power_iteration
 from scrapl_live.train.config import JTFS_PRESETS
 from scrapl_live.train.data import synthetic_dataset
-from scrapl_live.train.evaluate import _train_config
+from scrapl_live.train.evaluate import card_train_config
 from scrapl_live.train.pathsens import path_theta_grads
 
 
@@ -27,7 +27,7 @@ def main(checkpoint: str, n_items: int = 2) -> None:
     torch.set_num_threads(1)
     enc, card = encoder_from_checkpoint(checkpoint)
     enc.eval()
-    cfg = _train_config({**card, "synth": "tr808"})
+    cfg = card_train_config({**card, "synth": "tr808"})
     synth = synths.get("tr808", **cfg.synth_options)
     loss = SCRAPLLoss(synth.n_samples, **JTFS_PRESETS["tr808"], n_theta=synth.n_params,
                       use_p_adam=False, use_p_saga=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def load_predictor(path: str | Path) -> tuple[Callable[[torch.Tensor], torch.Ten
     return (lambda x: encoder(x)), card, encoder.config.window
 
 
-def _train_config(card: dict[str, Any]) -> TrainConfig:
+def card_train_config(card: dict[str, Any]) -> TrainConfig:
     """The model's training config from its card (defaults for the synth if the card has none)."""
     saved = (card.get("training") or {}).get("config")
     return TrainConfig.from_dict(saved) if saved else TrainConfig(synth=card["synth"])
@@ -50,7 +50,9 @@ def spread_indices(n_items: int, max_items: int) -> torch.Tensor:
     return torch.linspace(0, n_items - 1, n).round().long() if n > 1 else torch.zeros(n, dtype=torch.long)
 
 
-def _batches(cfg: TrainConfig, synth: torch.nn.Module, data: str, split: str, max_items: int, bs: int):
+def eval_batches(
+    cfg: TrainConfig, synth: torch.nn.Module, data: str, split: str, max_items: int, bs: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Yield (target audio (b, 1, N), true θ (b, U) or None) over the evaluation set."""
     from scrapl_live.train.data import synthetic_dataset
     from scrapl_live.train.datasets import OneShotFolderDataset
@@ -87,14 +89,14 @@ def evaluate_model(
     if max_items < 1 or batch_size < 1:
         raise ValueError(f"max_items and batch_size must be >= 1, got {max_items} and {batch_size}")
     predict, card, window = load_predictor(model)
-    cfg = _train_config(card)
+    cfg = card_train_config(card)
     synth = synths.get(cfg.synth, **cfg.synth_options)
     mss = make_loss("mss-loglin")
     preset = {k: v for k, v in JTFS_PRESETS[cfg.synth].items() if k != "grad_mult"}
     jtfs_loss = make_loss("jtfs", shape=synth.n_samples, **preset) if jtfs else None
     sums: dict[str, float] = {}
     theta_err, n_theta, n = None, 0, 0
-    for x, theta in _batches(cfg, synth, data, split, max_items, batch_size):
+    for x, theta in eval_batches(cfg, synth, data, split, max_items, batch_size):
         b = x.shape[0]
         with torch.no_grad():
             theta_hat = predict(x[:, 0, :window]).float().clamp(0.0, 1.0)
@@ -163,7 +165,7 @@ def add_to_card(report: dict[str, Any], model: str | Path) -> Path:
     from scrapl_live.encoder.card import card_path, load_card
 
     card = load_card(model)
-    cfg = _train_config(card)
+    cfg = card_train_config(card)
     entry = {k: report[k] for k in ("data", "split", "n_items", "metrics")}
     if "theta_l1_permille_per_param" in report:
         entry["theta_l1_permille_per_param"] = report["theta_l1_permille_per_param"]

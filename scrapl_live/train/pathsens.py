@@ -138,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     from scrapl_live.encoder.encoder import encoder_from_checkpoint
     from scrapl_live.loss import SCRAPLLoss
     from scrapl_live.train.data import synthetic_dataset
-    from scrapl_live.train.evaluate import _train_config
+    from scrapl_live.train.evaluate import card_train_config
 
     encoder, card = encoder_from_checkpoint(args.checkpoint)
-    cfg = _train_config({**card, "synth": encoder.config.synth})
+    cfg = card_train_config({**card, "synth": encoder.config.synth})
     synth = synths.get(cfg.synth, **cfg.synth_options)
     loss = SCRAPLLoss(synth.n_samples, **cfg.jtfs_settings, n_theta=synth.n_params,
                       use_p_adam=False, use_p_saga=False)
