@@ -195,8 +195,8 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         return list(zip(s_x, s_t, strict=True))
 
     def _dist(self, sx: torch.Tensor, st: torch.Tensor) -> torch.Tensor:
-        """Mean over batch of the p-norm of (st - sx) over (freq, time); scalar."""
-        return torch.linalg.vector_norm(st - sx, ord=self.p, dim=(-2, -1)).mean()
+        """Per-example p-norm of (st - sx) over (freq, time): (B', 1)."""
+        return torch.linalg.vector_norm(st - sx, ord=self.p, dim=(-2, -1))
 
     def calc_dist(
         self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
@@ -205,7 +205,15 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         check_signal_pair(x, x_target, self.shape, self._filters_like)
         (p,) = check_path_indices(path_idx, self.n_paths)
         ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), [p])
-        return self._dist(sx, st), sx, st
+        return self._dist(sx, st).mean(), sx, st
+
+    def path_dists(self, x: torch.Tensor, x_target: torch.Tensor, paths: Sequence[int]) -> torch.Tensor:
+        """Per-path, per-example distances (P', B·C) of x and x_target (B, C, N), one scalogram per signal:
+        for looking at the loss landscape (``forward`` is the mean of these over paths and examples)."""
+        check_signal_pair(x, x_target, self.shape, self._filters_like)
+        ps = check_path_indices(list(paths), self.n_paths)
+        pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), ps)
+        return torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])
 
     def forward(
         self,
@@ -229,7 +237,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         else:
             paths = self.eval_path_indices
         pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), paths)
-        dist = torch.stack([self._dist(sx, st) for sx, st in pairs]).mean()
+        dist = torch.stack([self._dist(sx, st).mean() for sx, st in pairs]).mean()
         if self.training or path_idx is not None:
             self.curr_path_idx, self.curr_path_indices = paths[0], paths
         if self.training:

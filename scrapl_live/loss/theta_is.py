@@ -17,22 +17,18 @@ import torch
 from torch import nn
 
 from scrapl_live.loss import warmup
-from scrapl_live.loss.validation import check_path_indices, check_signal_pair
 
 log = logging.getLogger(__name__)
 
 
 class ThetaISMixin(nn.Module):
     """``warmup_lc_hvp``, ``calc_theta_eigs(_multibatch)``, ``load_probs_from_warmup_dir``,
-    ``check_is_deterministic``.  Expects the host's distance (``_path_pairs``/``_dist``), probability
+    ``check_is_deterministic``.  Expects the host's distance (``path_dists``), probability
     state (``probs``, ``all_log_vals``, ``all_log_probs``, ``updated_path_indices``) and ``clear``."""
 
     def _warmup_loss(self, x: torch.Tensor, x_hat: torch.Tensor, path_idx: int) -> torch.Tensor:
         """Distance on ``path_idx`` between x and x_hat, both (B, C, N), without touching counters."""
-        check_signal_pair(x, x_hat, self.shape, self._filters_like)
-        (p,) = check_path_indices(path_idx, self.n_paths)
-        ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_hat.reshape(-1, self.shape), [p])
-        return self._dist(sx, st)
+        return self.path_dists(x, x_hat, [path_idx]).mean()
 
     def _apply_theta_probs(self, probs: warmup.ThetaProbs, paths: Sequence[int]) -> None:
         self.probs = probs.probs.clone()

@@ -182,3 +182,20 @@ def test_optimizer_side_transform_equals_hooks(signals) -> None:
                 loss.attach_params([])
                 loss.transform_grads()
     torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=1e-7)
+
+
+def test_path_dists_are_per_path_per_example_calc_dists(signals) -> None:
+    """path_dists (P', B): row p, column b = calc_dist of example b alone on path p; no counters move."""
+    x, t = signals
+    loss = SCRAPLLoss(**CFG)
+    paths = [0, 5, 13]
+    d = loss.path_dists(x, t, paths)
+    assert d.shape == (3, 2)
+    assert loss.scrapl_t == 0 and not loss.path_counts
+    for i, p in enumerate(paths):
+        for b in range(2):
+            ref, _, _ = loss.calc_dist(x[b : b + 1], t[b : b + 1], p)
+            torch.testing.assert_close(d[i, b], ref, rtol=1e-5, atol=0)
+    torch.testing.assert_close(d.mean(), loss(x, t, path_idx=paths), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="path_idx"):
+        loss.path_dists(x, t, [14])
