@@ -112,6 +112,12 @@ def main() -> None:
               f"{share(mean_ok[:, h], off[:, h]):.2f}, MSS {share(mss_ok[:, h], off[:, h]):.2f}; whole sweep "
               f"— paths {share(paths_ok, off):.2f}, path mean {share(mean_ok, off):.2f}, "
               f"MSS {share(mss_ok, off):.2f}")
+        spin = np.asarray([int(v) for v in loss.meta["spin"]])
+        per_path = np.array([share(paths_ok[p], off) for p in range(len(spin))])
+        by_spin = ", ".join(f"{v:+d}: {per_path[spin == v].mean():.2f} ({(spin == v).sum()} paths)"
+                            for v in (1, -1, 0))
+        print(f"  by spin: {by_spin}; paths pointing right at ≥ 90 % of the points: "
+              f"{(per_path >= 0.9).sum()} of {len(spin)}")
     if args.out:
         plot(rows, args.out)
 
