@@ -180,19 +180,21 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
     def _rho(self, s: torch.Tensor) -> torch.Tensor:
         return torch.log1p(s / self.log1p_eps) if self.use_rho_log1p else s
 
+    def _coeffs(self, x: torch.Tensor, paths: list[int]) -> list[torch.Tensor]:
+        """ρ(S_p x), each (B', 1, F', T'), for each path p of x (B', N): one scalogram for all paths."""
+        return [self._rho(s) for s in self.jtfs.paths(x, paths)]
+
+    def _target_coeffs(self, x_target: torch.Tensor, paths: list[int]) -> list[torch.Tensor]:
+        """:meth:`_coeffs` of the target, without autograd unless ``x_target`` requires grad (as in the
+        θ-IS warm-up, where the synthesised signal is the second argument)."""
+        with torch.set_grad_enabled(x_target.requires_grad and torch.is_grad_enabled()):
+            return self._coeffs(x_target, paths)
+
     def _path_pairs(
         self, x: torch.Tensor, x_target: torch.Tensor, paths: list[int]
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(ρ(S_p x), ρ(S_p x_target)), each (B', 1, F', T'), for each path p; x, x_target (B', N).
-
-        ``jtfs.paths`` computes one scalogram per signal covering the first-order bands of all ``paths``
-        and one second-order Y2 per n2; the target branch runs without autograd unless ``x_target``
-        requires grad (as in the θ-IS warm-up, where the synthesised signal is the second argument).
-        """
-        s_x = [self._rho(s) for s in self.jtfs.paths(x, paths)]
-        with torch.set_grad_enabled(x_target.requires_grad and torch.is_grad_enabled()):
-            s_t = [self._rho(s) for s in self.jtfs.paths(x_target, paths)]
-        return list(zip(s_x, s_t, strict=True))
+        """(ρ(S_p x), ρ(S_p x_target)) for each path p; x, x_target (B', N)."""
+        return list(zip(self._coeffs(x, paths), self._target_coeffs(x_target, paths), strict=True))
 
     def _dist(self, sx: torch.Tensor, st: torch.Tensor) -> torch.Tensor:
         """Per-example p-norm of (st - sx) over (freq, time): (B', 1)."""
@@ -208,12 +210,23 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         return self._dist(sx, st).mean(), sx, st
 
     def path_dists(self, x: torch.Tensor, x_target: torch.Tensor, paths: Sequence[int]) -> torch.Tensor:
-        """Per-path, per-example distances (P', B·C) of x and x_target (B, C, N), one scalogram per signal:
-        for looking at the loss landscape (``forward`` is the mean of these over paths and examples)."""
-        check_signal_pair(x, x_target, self.shape, self._filters_like)
+        """Per-path, per-example distances (P', B·C) of x and x_target (B, C, N), one scalogram per signal.
+
+        ``x`` may stack K candidates (K, B, C, N) against the one target: (K, P', B·C), the target
+        transformed once.  For loss landscapes and descent votes (``forward`` is the mean of these over
+        paths and examples)."""
+        many = x.ndim == 4
+        xs = list(x) if many else [x]
+        for xk in xs:
+            check_signal_pair(xk, x_target, self.shape, self._filters_like)
         ps = check_path_indices(list(paths), self.n_paths)
-        pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), ps)
-        return torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])
+        st = self._target_coeffs(x_target.reshape(-1, self.shape), ps)
+        rows = []
+        for xk in xs:
+            pairs = zip(self._coeffs(xk.reshape(-1, self.shape), ps), st, strict=True)
+            rows.append(torch.stack([self._dist(sx, t)[:, 0] for sx, t in pairs]))
+        out = torch.stack(rows)
+        return out if many else out[0]
 
     def forward(
         self,

@@ -19,6 +19,8 @@ _HELP = {
     "real_per_batch": "items of each batch taken from --data",
     "theta_grad_norm": "rescale ∂L/∂θ̂ per synth parameter to an equal running RMS (audio losses)",
     "log1p_eps": "knee of the JTFS losses' ρ = log1p(S/eps) (tr808; default 1e-3, the paper's)",
+    "vote_is": "path probabilities from descent votes on known θ (warm-up; scrapl loss, not with --theta-is)",
+    "vote_is_items": "synthetic training items of the descent-vote warm-up (~4 s per item on one core)",
     "init": "checkpoint (.pt) whose encoder weights initialise the run (warm start, fresh optimiser)",
 }
 

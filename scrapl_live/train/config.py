@@ -44,6 +44,8 @@ class TrainConfig:
     theta_is: bool = False
     theta_is_batches: int = 1  # θ-IS warm-up: batches of batch_size examples
     theta_is_iters: int = 20
+    vote_is: bool = False  # descent-vote path probabilities (train/votes.py) from a warm-up on known θ
+    vote_is_items: int = 32  # descent-vote warm-up: synthetic training items
     paths_per_step: int = 1
     lean: bool = False  # SCRAPL only: JTFS padded to the next power of two (~2x faster, not reference values)
     theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
@@ -66,7 +68,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.sampling not in ("uniform", "log"):
             raise ValueError(f"sampling must be 'uniform' or 'log', got {self.sampling!r}")
-        for name in ("max_steps", "paths_per_step", "eval_paths", "synthetic_items", "val_items"):
+        counts = ("max_steps", "paths_per_step", "eval_paths", "synthetic_items", "val_items")
+        for name in (*counts, "vote_is_items"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -93,6 +96,8 @@ class TrainConfig:
                 )
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
+        if self.vote_is and (self.loss != "scrapl" or self.theta_is or self.real_per_batch == self.batch):
+            raise ValueError("vote_is needs loss='scrapl', no theta_is and synthetic rows in every batch")
         if self.synth != "tr808" and self.data is not None:
             raise ValueError(f"data (real one-shots) is only supported for synth='tr808', got {self.synth!r}")
 

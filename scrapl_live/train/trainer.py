@@ -25,6 +25,7 @@ from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
+from scrapl_live.train.votes import vote_values, vote_warmup
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,8 @@ class Trainer:
             log.info("resumed %s at step %d", last, self.step)
         elif self.cfg.theta_is:
             self._theta_is()
+        elif self.cfg.vote_is:
+            self._vote_is()
         end = self.cfg.max_steps if stop_at is None else min(stop_at, self.cfg.max_steps)
         main = self.rank == 0
         self._logs = RunLogs(self.out, self.step) if main else None
@@ -351,6 +354,17 @@ class Trainer:
             self.out / "curves.png",
             f"{self.cfg.synth} / {self.cfg.loss}",
         )
+
+    def _vote_is(self) -> None:
+        """Descent-vote warm-up (train/votes.py) on the first ``vote_is_items`` synthetic training items;
+        every rank computes the same votes, and the probabilities become part of the SCRAPL state."""
+        n_batches = math.ceil(self.cfg.vote_is_items / self.n_syn)
+        out = self.out / "vote_is"
+        share = vote_warmup(self.loss, self.synth, self._targets, n_batches, out, self.cfg.seed)
+        self.loss.set_path_values(vote_values(share))
+        drift_u, drift_p = (2 * share - 1).mean(0), (2 * share - 1).T @ self.loss.probs
+        for name, du, dp in zip(self.synth.param_names, drift_u, drift_p, strict=True):
+            log.info("descent votes, %s: mean drift per step %.3f uniform -> %.3f", name, du, dp)
 
     def _theta_is(self) -> None:
         """θ-importance-sampling warm-up (REFERENCE §3) on the first ``theta_is_batches`` training batches.

@@ -199,3 +199,31 @@ def test_path_dists_are_per_path_per_example_calc_dists(signals) -> None:
     torch.testing.assert_close(d.mean(), loss(x, t, path_idx=paths), rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="path_idx"):
         loss.path_dists(x, t, [14])
+
+
+def test_path_dists_of_stacked_candidates_equal_one_call_each(signals) -> None:
+    """K candidates (K, B, C, N) against one target: (K, P', B), row k = path_dists of candidate k."""
+    x, t = signals
+    loss = SCRAPLLoss(**CFG)
+    stacked = torch.stack([x, 0.5 * x, t.flip(0)])
+    d = loss.path_dists(stacked, t, range(14))
+    assert d.shape == (3, 14, 2)
+    for k in range(3):
+        torch.testing.assert_close(d[k], loss.path_dists(stacked[k], t, range(14)), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        loss.path_dists(stacked[:, :1], t, [0])
+
+
+def test_set_path_values_normalises_per_theta_and_averages() -> None:
+    """probs = mean_u (v_u / Σ v_u) with min_prob_frac 0 (the θ-IS rule), stored in the state."""
+    loss = SCRAPLLoss(**CFG, n_theta=2)
+    g = torch.Generator().manual_seed(1)
+    vals = torch.rand(14, 2, generator=g, dtype=torch.float64) + 0.01
+    loss.set_path_values({p: vals[p] for p in range(14)})
+    torch.testing.assert_close(loss.probs, (vals / vals.sum(0)).mean(1), rtol=1e-9, atol=0)
+    state = loss.state_dict()
+    fresh = SCRAPLLoss(**CFG, n_theta=2)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.probs, loss.probs, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="vals"):
+        loss.set_path_values({0: torch.tensor([1.0, -1.0]), 1: torch.tensor([1.0, 1.0])})

@@ -1,0 +1,79 @@
+"""Descent votes: closed forms on a synth whose loss landscape is known, the values rule, and a
+training run that starts from the vote warm-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from scrapl_live.loss import SCRAPLLoss
+from scrapl_live.train.checkpoint import load_checkpoint
+from scrapl_live.train.config import TrainConfig
+from scrapl_live.train.votes import agreement, descent_votes, vote_values
+
+N = 1024
+CFG = dict(shape=N, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=False, use_p_adam=False, use_p_saga=False)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _gain_synth(theta: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    """θ_0 scales a fixed noise (a grain seed-independent sound); θ_1 is ignored."""
+    noise = torch.randn(1, 1, N, generator=torch.Generator().manual_seed(7))
+    return theta[:, :1, None] * noise
+
+
+def test_votes_of_a_gain_and_an_ignored_parameter() -> None:
+    """JTFS without log is positively homogeneous, so every path's distance is |θ̂_0 − θ_0|·‖S_p n‖:
+    all paths vote right for θ_0 on every valid item; for the ignored θ_1 the distance does not move,
+    so no path votes right; items within ``step`` of the truth are not valid."""
+    loss = SCRAPLLoss(**CFG, n_theta=2)
+    theta = torch.tensor([[0.9, 0.2], [0.1, 0.5], [0.5, 0.52]])
+    theta_hat = torch.tensor([[0.3, 0.8], [0.6, 0.1], [0.47, 0.5]])
+    x = _gain_synth(theta, torch.zeros(3))
+    seeds = torch.zeros(3, dtype=torch.long)
+    votes, valid = descent_votes(loss, _gain_synth, x, theta, theta_hat, seeds, 0.05)
+    assert votes.shape == (loss.n_paths, 3, 2)
+    assert valid.tolist() == [[True, True], [True, True], [False, False]]
+    assert bool(votes[:, :2, 0].all()) and not bool(votes[..., 1].any())
+    share = agreement(votes, valid)
+    assert share[:, 0].eq(1).all() and share[:, 1].eq(0).all()
+    with pytest.raises(ValueError, match="no path votes right"):
+        vote_values(share)
+    with pytest.raises(ValueError, match="same batch"):
+        descent_votes(loss, _gain_synth, x[:2], theta, theta_hat, seeds)
+
+
+def test_vote_values_are_normalised_drifts_mixed_with_uniform() -> None:
+    share = torch.tensor([[0.9, 0.5], [0.7, 0.8], [0.4, 0.95], [0.5, 0.75]], dtype=torch.float64)
+    drift = torch.tensor([[0.8, 0.0], [0.4, 0.6], [0.0, 0.9], [0.0, 0.5]], dtype=torch.float64)
+    expected = 0.8 * drift / drift.sum(0) + 0.2 / 4
+    vals = vote_values(share, uniform_mix=0.2)
+    torch.testing.assert_close(torch.stack([vals[p] for p in range(4)]), expected)
+    with pytest.raises(ValueError, match="no valid vote"):
+        vote_values(torch.tensor([[0.9, float("nan")]]))
+    with pytest.raises(ValueError, match="vote_is"):
+        TrainConfig(loss="scrapl", vote_is=True, theta_is=True)
+
+
+@pytest.mark.slow
+def test_training_starts_from_the_vote_probabilities(tmp_path) -> None:
+    """A granular run with --vote-is: its SCRAPL state holds the probabilities of the saved agreement."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "scrapl_live.cli", "train", "--synth", "granular", "--loss", "scrapl",
+           "--batch-size", "2", "--lr", "1e-3", "--max-steps", "1", "--val-items", "2", "--vote-is",
+           "--vote-is-items", "2", "--out-dir", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    share = torch.load(out / "vote_is" / "agreement.pt", weights_only=True)
+    assert share.shape == (315, 2) and bool(((share >= 0) & (share <= 1)).all())
+    vals = vote_values(share)
+    expected = torch.stack([vals[p] for p in range(315)]).mean(1)
+    probs = load_checkpoint(out / "last.pt")["loss_state"]["probs"]
+    torch.testing.assert_close(probs, expected, rtol=1e-9, atol=0)
+    assert (out / "vote_is" / "votes_0.pt").is_file()
