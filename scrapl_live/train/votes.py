@@ -6,7 +6,7 @@ moves θ̂_u the right way with the probability a_{p,u} that its distance falls 
 drift of 2a − 1 of a step.  On the granular texture only 64–78 % of the paths point the chirp slope
 the right way (docs/results.md, session 8), so uniform sampling drifts the slope slowly and half the
 seeds never leave chance on it.  Weighting path p for θ_u by max(2a_{p,u} − 1, 0), with θ-IS's rule
-(normalise per θ dimension, mix in ``min_prob_frac``, average over θ), spends the steps on the paths
+(normalise per θ dimension, mix in ``uniform_mix``, average over θ), spends the steps on the paths
 that vote well.  Like θ-IS it is a warm-up on the training set; it needs synthetic targets with known
 θ (the encoder itself never sees θ).
 
