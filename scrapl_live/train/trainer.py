@@ -357,9 +357,10 @@ class Trainer:
 
     def _vote_is(self) -> None:
         """Descent-vote warm-up (train/votes.py) on the first ``vote_is_items`` synthetic training items;
-        every rank computes the same votes, and the probabilities become part of the SCRAPL state."""
+        every rank computes the same votes (rank 0 caches them), and the probabilities become part of the
+        SCRAPL state."""
         n_batches = math.ceil(self.cfg.vote_is_items / self.n_syn)
-        out = self.out / "vote_is"
+        out = self.out / "vote_is" if self.rank == 0 else None
         share = vote_warmup(self.loss, self.synth, self._targets, n_batches, out, self.cfg.seed)
         self.loss.set_path_values(vote_values(share))
         drift_u, drift_p = (2 * share - 1).mean(0), (2 * share - 1).T @ self.loss.probs

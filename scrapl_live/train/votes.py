@@ -90,22 +90,25 @@ def vote_warmup(
     synth: SynthFn,
     targets: Callable[[int], tuple[torch.Tensor, torch.Tensor | None]],
     n_batches: int,
-    save_dir: Path,
+    save_dir: Path | None,
     seed: int,
     step: float = 0.05,
 ) -> torch.Tensor:
     """Agreement (P, U) over training batches 0..n_batches-1 (``targets(b)`` -> audio (B, C, N) and θ of
     its first rows, the synthetic ones).  Each batch's votes go to ``save_dir/votes_{b}.pt`` and are
-    reused when present, so an interrupted warm-up resumes; ``save_dir/agreement.pt`` holds the result."""
+    reused when present, so an interrupted warm-up resumes; ``save_dir/agreement.pt`` holds the result.
+    ``save_dir=None`` caches nothing (the other ranks of a multi-process run, which compute the same
+    votes without racing rank 0 for its files)."""
     from tqdm import tqdm
 
     from scrapl_live.train.data import mix_seed
 
-    save_dir.mkdir(parents=True, exist_ok=True)
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
     all_votes, all_valid = [], []
     for b in tqdm(range(n_batches), desc="descent votes"):
-        path = save_dir / f"votes_{b}.pt"
-        if path.is_file():
+        path = None if save_dir is None else save_dir / f"votes_{b}.pt"
+        if path is not None and path.is_file():
             saved = torch.load(path, weights_only=True)
             votes, valid = saved["votes"], saved["valid"]
         else:
@@ -118,9 +121,11 @@ def vote_warmup(
             seed_hat = torch.randint(0, 2**31 - 1, (len(theta),), generator=gen)
             votes, valid = descent_votes(loss, synth, x, theta, theta_hat, seed_hat, step)
             votes, valid = votes.cpu(), valid.cpu()
-            torch.save({"votes": votes, "valid": valid}, path)
+            if path is not None:
+                torch.save({"votes": votes, "valid": valid}, path)
         all_votes.append(votes)
         all_valid.append(valid)
     share = agreement(torch.cat(all_votes, 1), torch.cat(all_valid))
-    torch.save(share, save_dir / "agreement.pt")
+    if save_dir is not None:
+        torch.save(share, save_dir / "agreement.pt")
     return share

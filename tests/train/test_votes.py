@@ -12,7 +12,7 @@ import torch
 from scrapl_live.loss import SCRAPLLoss
 from scrapl_live.train.checkpoint import load_checkpoint
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.votes import agreement, descent_votes, vote_values
+from scrapl_live.train.votes import agreement, descent_votes, vote_values, vote_warmup
 
 N = 1024
 CFG = dict(shape=N, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=False, use_p_adam=False, use_p_saga=False)
@@ -60,6 +60,33 @@ def test_vote_values_are_normalised_drifts_mixed_with_uniform() -> None:
         vote_values(torch.tensor([[0.9, float("nan")]]))
     with pytest.raises(ValueError, match="vote_is"):
         TrainConfig(loss="scrapl", vote_is=True, theta_is=True)
+
+
+def test_vote_warmup_caches_resumes_and_runs_without_a_cache(tmp_path) -> None:
+    """The cached votes are reused (a warm-up that is asked again computes nothing), and a warm-up
+    without a cache (the non-zero ranks of a multi-process run) gives the same agreement and writes
+    nothing."""
+    loss = SCRAPLLoss(**CFG, n_theta=2)
+    theta = torch.tensor([[0.9, 0.2], [0.1, 0.5], [0.8, 0.7], [0.3, 0.05]])
+    calls = []
+
+    def targets(b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        calls.append(b)
+        th = theta[2 * b : 2 * b + 2]
+        return _gain_synth(th, torch.zeros(2)), th
+
+    share = vote_warmup(loss, _gain_synth, targets, 2, tmp_path / "votes", seed=3)
+    assert calls == [0, 1]
+    written = sorted(f.name for f in (tmp_path / "votes").iterdir())
+    assert written == ["agreement.pt", "votes_0.pt", "votes_1.pt"]
+    assert share[:, 0].eq(1).all()  # the gain: every path votes right (closed form above)
+    again = vote_warmup(loss, _gain_synth, targets, 2, tmp_path / "votes", seed=3)
+    assert calls == [0, 1]
+    torch.testing.assert_close(again, share, equal_nan=True)
+    bare = vote_warmup(loss, _gain_synth, targets, 2, None, seed=3)
+    assert calls == [0, 1, 0, 1]
+    torch.testing.assert_close(bare, share, equal_nan=True)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["votes"]
 
 
 @pytest.mark.slow
