@@ -3,6 +3,7 @@ training run that starts from the vote warm-up."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -90,10 +91,18 @@ def test_vote_warmup_caches_resumes_and_runs_without_a_cache(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_training_starts_from_the_vote_probabilities(tmp_path) -> None:
-    """A granular run with --vote-is: its SCRAPL state holds the probabilities of the saved agreement."""
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_training_starts_from_the_vote_probabilities(tmp_path, ranks: int) -> None:
+    """A granular run with --vote-is: its SCRAPL state holds the probabilities of the saved agreement.
+    With two gloo ranks both compute the same votes (the trainer raises if their paths differ) and
+    only rank 0 writes the cache."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "scrapl_live.cli", "train", "--synth", "granular", "--loss", "scrapl",
+    launch = [sys.executable, "-m"]
+    if ranks > 1:
+        if shutil.which("torchrun") is None:
+            pytest.skip("torchrun is not installed")
+        launch = ["torchrun", "--standalone", "--nproc-per-node", str(ranks), "-m"]
+    cmd = [*launch, "scrapl_live.cli", "train", "--synth", "granular", "--loss", "scrapl",
            "--batch-size", "2", "--lr", "1e-3", "--max-steps", "1", "--val-items", "2", "--vote-is",
            "--vote-is-items", "2", "--out-dir", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=900)
