@@ -25,7 +25,7 @@ from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
-from scrapl_live.train.votes import vote_values, vote_warmup
+from scrapl_live.train.warmups import PathWarmups
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-class Trainer:
+class Trainer(PathWarmups):
     """One training run for ``cfg``; ``fit()`` trains to ``cfg.max_steps`` (resuming from ``last.pt``)."""
 
     def __init__(self, cfg: TrainConfig, command: str = "", device: str | torch.device = "cpu") -> None:
@@ -353,48 +353,4 @@ class Trainer:
             self._logs.val_csv.rows,
             self.out / "curves.png",
             f"{self.cfg.synth} / {self.cfg.loss}",
-        )
-
-    def _vote_is(self) -> None:
-        """Descent-vote warm-up (train/votes.py) on the first ``vote_is_items`` synthetic training items;
-        every rank computes the same votes (rank 0 caches them), and the probabilities become part of the
-        SCRAPL state."""
-        n_batches = math.ceil(self.cfg.vote_is_items / self.n_syn)
-        out = self.out / "vote_is" if self.rank == 0 else None
-        share = vote_warmup(self.loss, self.synth, self._targets, n_batches, out, self.cfg.seed)
-        self.loss.set_path_values(vote_values(share))
-        drift_u, drift_p = (2 * share - 1).mean(0), (2 * share - 1).T @ self.loss.probs
-        for name, du, dp in zip(self.synth.param_names, drift_u, drift_p, strict=True):
-            log.info("descent votes, %s: mean drift per step %.3f uniform -> %.3f", name, du, dp)
-
-    def _theta_is(self) -> None:
-        """θ-importance-sampling warm-up (REFERENCE §3) on the first ``theta_is_batches`` training batches.
-
-        P-Adam/P-SAGA tables are detached during the warm-up (its backward passes must not touch them)
-        and re-attached empty afterwards; the probabilities become part of the SCRAPL state.
-        """
-        batches = [{"x": self._targets(b)[0]} for b in range(self.cfg.theta_is_batches)]
-        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
-        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
-        params = list(self.encoder.parameters())
-        if self.cfg.pathwise:
-            self.loss.attach_params([])
-        self.encoder.eval()
-        self.loss.warmup_lc_hvp(
-            theta_fn=lambda x: self.encoder(x[..., : self.window]),
-            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
-            theta_fn_kwargs=batches,
-            params=params,
-            save_dir=str(self.out / "theta_is"),
-            n_iter=self.cfg.theta_is_iters,
-            seed=self.cfg.seed,
-        )
-        if self.cfg.pathwise:
-            self.loss.attach_params(params, hooks=False)
-        probs = self.loss.probs
-        log.info(
-            "θ-IS probabilities: min %.3g, max %.3g (uniform %.3g)",
-            float(probs.min()),
-            float(probs.max()),
-            1.0 / self.loss.n_paths,
         )
