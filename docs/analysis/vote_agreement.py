@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 import synths
-from scrapl_live.loss import SCRAPLLoss
 from scrapl_live.train.checkpoint import load_checkpoint
 from scrapl_live.train.config import TrainConfig
+from scrapl_live.train.losses import make_train_loss
 
 
 def load_run(run: Path) -> tuple[np.ndarray, np.ndarray, TrainConfig]:
@@ -51,8 +51,7 @@ def main() -> None:
     if any(c.synth != cfg.synth or c.jtfs_settings != cfg.jtfs_settings for _, _, c in loaded):
         raise SystemExit("the runs differ in synth or JTFS settings: their paths do not correspond")
     synth = synths.get(cfg.synth, **cfg.synth_options)
-    settings = {k: v for k, v in cfg.jtfs_settings.items() if k != "grad_mult"}
-    meta = SCRAPLLoss(synth.n_samples, **settings, use_p_adam=False, use_p_saga=False).meta
+    meta = make_train_loss(cfg, synth).meta  # the runs' own paths, built as the trainer builds them
     shares = np.stack([s for s, _, _ in loaded])  # (R, P, U)
     names = list(synth.param_names)
     for u, name in enumerate(names):
@@ -64,8 +63,8 @@ def main() -> None:
             print(f"  between runs: correlation {corr.mean():.2f} ({corr.min():.2f}–{corr.max():.2f}), "
                   f"top-30 overlap {np.mean(overlap):.1f} of 30")
         for key in ("j2", "j_fr", "spin"):
-            groups = grouped(shares.mean(0)[None], np.asarray(meta[key]))
-            print(f"  by {key}: " + ", ".join(f"{k}: {g[0, u]:.2f}" for k, g in groups.items()))
+            groups = grouped(shares.mean(0), np.asarray(meta[key]))
+            print(f"  by {key}: " + ", ".join(f"{k}: {g[u]:.2f}" for k, g in groups.items()))
         drift = [(float((2 * s[:, u] - 1).mean()), float((2 * s[:, u] - 1) @ p)) for s, p, _ in loaded]
         print("  mean drift per step, uniform -> vote-IS: "
               + ", ".join(f"{a:.3f} -> {b:.3f}" for a, b in drift))

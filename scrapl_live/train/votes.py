@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from scrapl_live.loss import SCRAPLLoss
+from scrapl_live.train.data import mix_seed
 
 SynthFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -100,8 +101,6 @@ def vote_warmup(
     ``save_dir=None`` caches nothing (the other ranks of a multi-process run, which compute the same
     votes without racing rank 0 for its files)."""
     from tqdm import tqdm
-
-    from scrapl_live.train.data import mix_seed
 
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
