@@ -64,7 +64,7 @@ def _train(args: argparse.Namespace) -> int:
 
     command = shlex.join(["scrapl-live", *sys.argv[1:]])
     trainer = Trainer(cfg, command=command, device=device)
-    best = trainer.fit(resume=not args.restart, stop_at=args.stop_at)
+    best = trainer.fit(resume=not args.restart, stop_at=args.stop_at, time_limit=args.time_limit)
     if trainer.rank == 0:
         print(f"step {trainer.step}; best validation: {best}")
         print(
@@ -122,6 +122,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
     p.add_argument("--restart", action="store_true", help="ignore an existing last.pt in --out-dir")
     p.add_argument("--stop-at", type=int, default=None, help="pause after this step (resume later)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="pause after the step that ends this many seconds into training (resume later)",
+    )
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="evaluate a checkpoint or .onnx model (JSON + markdown table)")

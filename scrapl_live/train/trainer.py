@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -295,11 +296,21 @@ class Trainer(PathWarmups):
         self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
 
     # Loop -----------------------------------------------------------------------------------------
-    def fit(self, resume: bool = True, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
-        """Train to ``cfg.max_steps`` (or pause at ``stop_at``, saving ``last.pt``); validate and checkpoint
-        every ``epoch_steps``. Returns the best validation record."""
+    def fit(
+        self,
+        resume: bool = True,
+        progress: bool = True,
+        stop_at: int | None = None,
+        time_limit: float | None = None,
+    ) -> dict[str, Any]:
+        """Train to ``cfg.max_steps``, or pause (saving ``last.pt``) at ``stop_at`` or at the first step that
+        ends ``time_limit`` seconds after the loop began; validate and checkpoint every ``epoch_steps``.
+        ``train.csv``'s ``wall_s`` is the seconds since this process's loop began. Returns the best
+        validation record."""
         from tqdm import tqdm
 
+        if time_limit is not None and not time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         last = self.out / "last.pt"
         if resume and last.is_file():
             self.load(ckpt_io.load_checkpoint(last))
@@ -312,16 +323,20 @@ class Trainer(PathWarmups):
         main = self.rank == 0
         self._logs = RunLogs(self.out, self.step) if main else None
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not (progress and main), desc="train")
+        t0 = time.monotonic()
         try:
             while self.step < end:
                 rec = self.train_step(self.step)
                 if not math.isfinite(rec["loss"]):
                     raise RuntimeError(f"training loss is {rec['loss']} at step {self.step}")
                 self.step += 1
+                wall = time.monotonic() - t0
+                if time_limit is not None and self._all_agree(wall >= time_limit):
+                    end = self.step
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
                 if main:
-                    self._logs.append({"step": self.step, **rec}, "train")
+                    self._logs.append({"step": self.step, **rec, "wall_s": round(wall, 3)}, "train")
                 if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
                     self._end_epoch()
                 elif self.step == end and main:
@@ -330,7 +345,17 @@ class Trainer(PathWarmups):
             bar.close()
             if main:
                 self._logs.close()
+        if self.step < self.cfg.max_steps and main:
+            log.info("paused at step %d of %d (resume with the same command)", self.step, self.cfg.max_steps)
         return self.best or {}
+
+    def _all_agree(self, flag: bool) -> bool:
+        """``flag`` of rank 0 on every rank (so that all ranks pause at the same step under DDP)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([int(flag)], device=self.device)
+        torch.distributed.broadcast(t, src=0)
+        return bool(t.item())
 
     def _end_epoch(self) -> None:
         """Validate (rank 0), update the best record, write last.pt / best.pt and the PNG curves."""

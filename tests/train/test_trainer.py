@@ -114,6 +114,21 @@ def _state_equal(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.slow
+def test_time_limit_pauses_after_the_step_that_ends_it(tmp_path) -> None:
+    run = tmp_path / "timed"
+    _train(run, "--time-limit", "1e-6")  # every step outlasts a microsecond: pause after step 1
+    assert load_checkpoint(run / "last.pt")["step"] == 1
+    _train(run)  # resumes to max_steps
+    assert load_checkpoint(run / "last.pt")["step"] == 3
+    rows = CSVLog(run / "train.csv").rows
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    walls = [float(r["wall_s"]) for r in rows]
+    assert all(w > 0 for w in walls) and walls[2] > walls[1]  # per process: steps 2-3 ran in the second
+    with pytest.raises(subprocess.CalledProcessError):
+        _train(tmp_path / "bad", "--time-limit", "0")
+
+
+@pytest.mark.slow
 def test_resume_in_fresh_process_is_exact(tmp_path) -> None:
     _train(tmp_path / "full")
     _train(tmp_path / "split", "--stop-at", "2")
