@@ -77,8 +77,8 @@ def main() -> None:
     _, card = encoder_from_checkpoint(args.checkpoint)
     cfg = card_train_config(card)
     synth = synths.get(cfg.synth, **cfg.synth_options)
-    settings = {k: v for k, v in cfg.jtfs_settings.items() if k != "grad_mult"}
-    loss = SCRAPLLoss(synth.n_samples, **settings, use_p_adam=False, use_p_saga=False).eval()
+    loss = SCRAPLLoss(synth.n_samples, **cfg.jtfs_distance_settings, use_p_adam=False, use_p_saga=False)
+    loss.eval()
     mss = make_loss("mss-loglin")
     ds = synthetic_dataset(cfg, "test", synth.params)
     idx = spread_indices(len(ds.theta), args.items)

@@ -120,6 +120,12 @@ class TrainConfig:
         return settings
 
     @property
+    def jtfs_distance_settings(self) -> dict[str, Any]:
+        """:attr:`jtfs_settings` less SCRAPL's gradient multiplier: for JTFS distances (full-JTFS loss,
+        landscapes) whose gradients are not P-Adam-normalised."""
+        return {k: v for k, v in self.jtfs_settings.items() if k != "grad_mult"}
+
+    @property
     def synth_options(self) -> dict[str, Any]:
         """Synth constructor options: tr808 renders aligned at sample 0 (no pre-delay, no internal shift),
         as in live playback; the meso misalignment comes from the real targets' random delays."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from scrapl_live.train.config import JTFS_PRESETS, TrainConfig
+from scrapl_live.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ def evaluate_model(
     cfg = card_train_config(card)
     synth = synths.get(cfg.synth, **cfg.synth_options)
     mss = make_loss("mss-loglin")
-    preset = {k: v for k, v in JTFS_PRESETS[cfg.synth].items() if k != "grad_mult"}
+    # the metric is the synth's default JTFS for every run (not a run's --log1p-eps): runs stay comparable
+    preset = TrainConfig(synth=cfg.synth).jtfs_distance_settings
     jtfs_loss = make_loss("jtfs", shape=synth.n_samples, **preset) if jtfs else None
     sums: dict[str, float] = {}
     theta_err, n_theta, n = None, 0, 0

@@ -15,13 +15,12 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
     ``eval_paths`` fixed paths in eval mode (deterministic validation). ``log1p_eps`` moves the knee of
     ρ = log1p(S/eps) (tr808): a lower knee compresses the loud attack and lifts the quiet decay.
     """
-    preset = cfg.jtfs_settings
     if cfg.loss == "scrapl":
         from scrapl_live.loss import SCRAPLLoss
 
         return SCRAPLLoss(
             synth.n_samples,
-            **preset,
+            **cfg.jtfs_settings,
             use_p_adam=cfg.p_adam,
             use_p_saga=cfg.p_saga,
             n_theta=synth.n_params,
@@ -33,6 +32,5 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
     from scrapl_live.loss.baselines import make_loss
 
     if cfg.loss == "jtfs":
-        preset.pop("grad_mult")
-        return make_loss("jtfs", shape=synth.n_samples, **preset)
+        return make_loss("jtfs", shape=synth.n_samples, **cfg.jtfs_distance_settings)
     return make_loss(cfg.loss)

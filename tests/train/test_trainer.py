@@ -52,6 +52,10 @@ def test_config_errors_name_the_field() -> None:
     cfg = TrainConfig(synth="tr808", loss="scrapl", p_adam=False, p_saga=False)
     assert cfg.batch == 8 and cfg.learning_rate == 1e-4 and not cfg.pathwise
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    knee = TrainConfig(synth="tr808", log1p_eps=1e-4)
+    assert knee.jtfs_settings["grad_mult"] == 1.0 and knee.jtfs_distance_settings == {
+        k: v for k, v in knee.jtfs_settings.items() if k != "grad_mult"
+    } and knee.jtfs_distance_settings["log1p_eps"] == 1e-4
     old = {k: v for k, v in cfg.to_dict().items() if k != "init"}  # checkpoints from before --init
     assert TrainConfig.from_dict(old) == cfg
     with pytest.raises(ValueError, match="unknown"):
