@@ -10,6 +10,9 @@ safety net. Last, each run's ``best.pt``, ``val.csv`` and ``train.csv`` plus a s
 (``scrapl-live eval RUN/best.pt --data synthetic --split test --max-items 256 --no-jtfs``).
 
     python scripts/gpu_granular.py OUT [--budget 480] [--only scrapl-s0,mss-s0]
+
+Without ``--only`` all 15 runs share the GPU; the next lease should run the runs not yet done on a GPU:
+``--only scrapl-k4-s0,scrapl-k4-s1,scrapl-k4-s2,scrapl-k4-s3,scrapl-k4-s4,ploss-s0``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ COMMON = ["--synth", "granular", "--batch-size", "32", "--val-items", "256", "--
 # name -> extra flags; "paper" is REFERENCE §6's granular configuration (paper encoder, lr 1e-5) less θ-IS.
 RUNS = {
     **{f"scrapl-s{s}": ["--loss", "scrapl", "--lr", "1e-3", "--seed", str(s)] for s in range(5)},
+    # four paths per step (one backward pass): docs/results.md, session 11
+    **{f"scrapl-k4-s{s}": ["--loss", "scrapl", "--paths-per-step", "4", "--lr", "1e-3", "--seed", str(s)]
+       for s in range(5)},
     **{f"mss-s{s}": ["--loss", "mss-rand", "--lr", "1e-3", "--seed", str(s)] for s in range(3)},
     "ploss-s0": ["--loss", "ploss", "--lr", "1e-3", "--seed", "0"],
     "paper-s0": ["--loss", "scrapl", "--size", "paper", "--seed", "0"],

@@ -6,8 +6,11 @@ distance L_p(synth(θ̂), x) is differentiated w.r.t. θ̂, giving G[p] (B, U). 
 * ``share[p, u]`` = Σ_b G[p,b,u]² / Σ_b,u' G[p,b,u']²: the part of path p's θ-gradient that moves θ_u;
 * the share of u in one optimiser step when k paths are drawn from π (uniform, or the θ-IS proxy
   π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the curvature |λ| of
-  REFERENCE §3), each path's gradient first scaled to unit norm as P-Adam does on average;
-* the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``).
+  REFERENCE §3).  A step's gradient is the plain mean of its k paths' gradients: the k paths share one
+  backward pass, so P-Adam receives (and normalises) their sum, and the loudest path leads it;
+* the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``);
+* the drift of a step towards the truth: per θ_u, the mean over items of sign(step) · sign(θ̂_u − θ_u)
+  (items with |θ̂_u − θ_u| ≤ 0.05 left out): 0 is a coin toss, 1 every step moves θ̂_u the right way.
 
 Run: ``python -m scrapl_live.train.pathsens CHECKPOINT --out DIR`` (JSON + PNG); used for docs/results.md.
 """
@@ -49,19 +52,39 @@ def step_shares(
     g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Mean share of each θ dimension in a step of k paths drawn from ``probs`` (without replacement),
-    each path's gradient (B, U) scaled to unit norm first: (U,). g: (P', B, U)."""
-    unit = g / g.flatten(1).norm(dim=1).clamp(min=1e-30)[:, None, None]
+    the step's gradient being the mean of the k paths' gradients (B, U): (U,). g: (P', B, U)."""
     total = np.zeros(g.shape[-1])
     for _ in range(draws):
         idx = rng.choice(len(probs), size=k, replace=False, p=probs)
-        e = unit[idx].mean(0).square().sum(0).numpy()
+        e = g[idx].mean(0).square().sum(0).numpy()
         total += e / max(e.sum(), 1e-30)
     return total / draws
 
 
+def step_drift(
+    g: torch.Tensor, error: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator,
+    tol: float = 0.05,
+) -> np.ndarray:
+    """Mean drift towards the truth of a descent step on k paths drawn from ``probs``: (U,).
+
+    g: (P', B, U) per-path gradients; error: θ̂ − θ (B, U).  Per draw and θ_u, the mean over the items
+    with |error| > ``tol`` of sign(mean_k g) · sign(error) (a descent step moves θ̂ by −g); NaN for a
+    θ_u with no such item."""
+    valid = (error.abs() > tol).to(g.dtype)
+    sign = torch.sign(error).to(g.dtype) * valid
+    count = valid.sum(0)
+    total = torch.zeros(g.shape[-1], dtype=torch.float64)
+    for _ in range(draws):
+        idx = rng.choice(len(probs), size=k, replace=False, p=probs)
+        total += (torch.sign(g[idx].mean(0)) * sign).sum(0).double()
+    out = total / draws / count.double()
+    return torch.where(count > 0, out, torch.nan).numpy()
+
+
 def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int, ...] = (1, 4),
-            draws: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """The statistics of the module docstring from per-path gradients g (P', B, U)."""
+            draws: int = 2000, seed: int = 0, error: torch.Tensor | None = None) -> dict[str, Any]:
+    """The statistics of the module docstring from per-path gradients g (P', B, U); the drift needs
+    ``error`` = θ̂ − θ (B, U)."""
     e = g.double().square().sum(1)  # (P', U)
     share = (e / e.sum(1, keepdim=True).clamp(min=1e-300)).numpy()
     col = e / e.sum(0, keepdim=True).clamp(min=1e-300)  # per-u distribution over paths
@@ -79,6 +102,9 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
                              ("uniform+theta_grad_norm", g_norm, uniform)):
         for k in ks:
             steps[f"{label} k={k}"] = named(step_shares(gg, probs, k, draws, rng))
+    drift = {} if error is None else {
+        f"{label} k={k}": named(step_drift(g.double(), error, probs, k, draws, rng))
+        for label, probs in (("uniform", uniform), ("theta_is_proxy", theta_is)) for k in ks}
     bands = {"> 500 Hz": rates > 500, "50-500 Hz": (rates > 50) & (rates <= 500),
              "10-50 Hz": (rates > 10) & (rates <= 50), "<= 10 Hz": rates <= 10}
     return {
@@ -89,6 +115,7 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
         "max_share": named(share.max(0)),
         "grad_rms": dict(zip(names, rms.tolist(), strict=True)),
         "step_share": steps,
+        "step_drift": drift,
         "share": share,
         "theta_is_proxy": theta_is,
     }
@@ -117,7 +144,7 @@ def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) ->
         b.bar(x + i * w, [res["step_share"][lab][n] for n in names], w, label=lab)
     b.set_xticks(x + 0.4, names, rotation=70, fontsize=7)
     b.set_yscale("log")
-    b.set_title("share of a step's θ-gradient (P-Adam view)")
+    b.set_title("share of a step's θ-gradient (mean of its k paths)")
     b.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -130,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoint")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--items", type=int, default=4, help="synthetic val items (batch)")
-    ap.add_argument("--n-fr", default="0,1,4,8,12,15,19", help="frequential indices kept (all n2 each)")
+    ap.add_argument("--n-fr", default="0,1,4,8,12,15,19",
+                    help="frequential indices kept (all n2 each), or 'all'")
+    ap.add_argument("--ks", default="1,4", help="paths per step to model, comma-separated")
+    ap.add_argument("--fresh-seeds", action="store_true",
+                    help="render θ̂ with fresh noise/grain seeds as training does (default: the target's)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -145,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     synth = synths.get(cfg.synth, **cfg.synth_options)
     loss = SCRAPLLoss(synth.n_samples, **cfg.jtfs_settings, n_theta=synth.n_params,
                       use_p_adam=False, use_p_saga=False)
-    n_fr = {int(v) for v in args.n_fr.split(",")}
+    all_fr = {int(v) for v in loss.meta["n_fr"]}
+    n_fr = all_fr if args.n_fr == "all" else {int(v) for v in args.n_fr.split(",")}
     paths = [p for p in range(loss.n_paths) if int(loss.meta["n_fr"][p]) in n_fr]
     if not paths:
         raise ValueError(f"--n-fr {args.n_fr!r} selects no path")
@@ -155,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         x = synth(theta, seed)
         theta_hat = encoder(x[..., : encoder.config.window])
+    if args.fresh_seeds:
+        seed = torch.randint(0, 2**31 - 1, seed.shape, generator=torch.Generator().manual_seed(1))
     g = path_theta_grads(loss, synth, theta_hat, x, seed, paths)
     rates = np.array([loss.jtfs.path_info(p, synth.sample_rate).rate_hz for p in paths])
     names = list(synth.param_names)
-    res = analyse(g, names, rates)
+    ks = tuple(int(v) for v in args.ks.split(","))
+    res = analyse(g, names, rates, ks=ks, error=theta_hat - theta)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot(res, names, rates, out / "path_theta_share.png")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from scrapl_live.train.pathsens import analyse, step_shares
+from scrapl_live.train.pathsens import analyse, step_drift, step_shares
 
 
 def _grads() -> torch.Tensor:
@@ -25,13 +25,32 @@ def test_shares_and_theta_is_proxy_match_closed_forms() -> None:
     expected = 0.5 * (np.array([1e4, 0, 1]) / (1e4 + 1) + np.array([0, 1e-4, 1]) / (1 + 1e-4))
     np.testing.assert_allclose(res["theta_is_proxy"], expected, rtol=1e-12)
     assert res["paths_by_rate"] == {"> 500 Hz": 1, "50-500 Hz": 1, "10-50 Hz": 0, "<= 10 Hz": 1}
-    # uniform k=1 with unit-normalised paths: E[share_a] = (1 + 0 + 0.5) / 3
+    # uniform k=1: a step is one path, its shares (1, 0), (0, 1), (0.5, 0.5): E[share_a] = 1.5 / 3
     assert res["step_share"]["uniform k=1"]["a"] == pytest.approx(0.5, abs=0.03)
+    assert res["step_drift"] == {}  # no θ̂ − θ given
 
 
-def test_step_shares_k_equal_to_all_paths_is_deterministic() -> None:
+def test_step_shares_mix_raw_gradients_so_the_loud_path_leads() -> None:
     g = _grads()
     out = step_shares(g, np.full(3, 1 / 3), k=3, draws=5, rng=np.random.default_rng(0))
-    unit = g / g.flatten(1).norm(dim=1)[:, None, None]
-    e = unit.mean(0).square().sum(0).numpy()
+    e = g.mean(0).square().sum(0).numpy()  # one backward pass of the mean loss: no per-path scaling
     np.testing.assert_allclose(out, e / e.sum(), rtol=1e-12)
+    assert out[0] > 0.999  # path 0's gradient is 100x the others'
+
+
+def test_step_drift_closed_forms() -> None:
+    # U=1, B=2; item 0 has θ̂ > θ (error +), item 1 has θ̂ < θ (error −).  A descent step moves θ̂ by −g,
+    # so g with the error's sign drifts right.  Path 0: loud, right on both items; paths 1, 2: quiet,
+    # wrong on both.
+    g = torch.tensor([[[10.0], [-10.0]], [[-1.0], [1.0]], [[-1.0], [1.0]]], dtype=torch.float64)
+    error = torch.tensor([[0.3], [-0.2]], dtype=torch.float64)
+    uniform = np.full(3, 1 / 3)
+    rng = np.random.default_rng(0)
+    # k=1: one path in three is right: (1 − 1 − 1)/3
+    assert step_drift(g, error, uniform, 1, 6000, rng)[0] == pytest.approx(-1 / 3, abs=0.03)
+    # k=3: the mean is led by the loud path: always right
+    assert step_drift(g, error, uniform, 3, 3, rng)[0] == pytest.approx(1.0)
+    # k=2: right whenever path 0 is drawn (2 of 3 pairs), else wrong: 2/3 − 1/3
+    assert step_drift(g, error, uniform, 2, 6000, rng)[0] == pytest.approx(1 / 3, abs=0.03)
+    # items within the tolerance are left out; a parameter with none gives NaN
+    assert np.isnan(step_drift(g, error * 0.1, uniform, 1, 10, rng)[0])
