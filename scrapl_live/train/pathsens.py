@@ -122,14 +122,19 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
 
 
 def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) -> None:
-    """Heat map of share[p, u] (paths sorted by rate) and the per-step shares: one PNG."""
+    """Heat map of share[p, u] (paths sorted by rate), the per-step shares and (when computed) the step
+    drift against k: one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     order = np.argsort(-rates)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1.2, 1]})
+    drift = res.get("step_drift") or {}
+    ratios = [1.2, 1, 0.8] if drift else [1.2, 1]
+    fig, axes = plt.subplots(1, len(ratios), figsize=(5.5 * len(ratios), 5),
+                             gridspec_kw={"width_ratios": ratios})
+    a, b = axes[0], axes[1]
     im = a.imshow(res["share"][order].T, aspect="auto", cmap="magma", vmin=0, vmax=1)
     a.set_yticks(range(len(names)), names, fontsize=7)
     ticks = np.linspace(0, len(order) - 1, 6).astype(int)
@@ -146,6 +151,19 @@ def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) ->
     b.set_yscale("log")
     b.set_title("share of a step's θ-gradient (mean of its k paths)")
     b.legend(fontsize=6)
+    if drift:
+        c = axes[2]
+        for sampling in dict.fromkeys(lab.rsplit(" k=", 1)[0] for lab in drift):
+            ks = [int(lab.rsplit("=", 1)[1]) for lab in drift if lab.startswith(sampling + " k=")]
+            style = "o-" if sampling == "uniform" else "s--"
+            for name in names:
+                c.plot(ks, [drift[f"{sampling} k={k}"][name] for k in ks], style, label=f"{name}, {sampling}")
+        c.axhline(0, color="grey", lw=0.8)
+        c.set_xscale("log", base=2)
+        c.set_xlabel("paths per step k")
+        c.set_ylabel("drift towards the truth (0 = coin toss)")
+        c.set_title("how often a step moves θ̂_u the right way")
+        c.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -156,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--items", type=int, default=4, help="synthetic val items (batch)")
+    ap.add_argument("--items", type=int, default=4, help="synthetic val items, spread over the split (batch)")
     ap.add_argument("--n-fr", default="0,1,4,8,12,15,19",
                     help="frequential indices kept (all n2 each), or 'all'")
     ap.add_argument("--ks", default="1,4", help="paths per step to model, comma-separated")
@@ -169,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from scrapl_live.encoder.encoder import encoder_from_checkpoint
     from scrapl_live.loss import SCRAPLLoss
     from scrapl_live.train.data import synthetic_dataset
-    from scrapl_live.train.evaluate import card_train_config
+    from scrapl_live.train.evaluate import card_train_config, spread_indices
 
     encoder, card = encoder_from_checkpoint(args.checkpoint)
     cfg = card_train_config({**card, "synth": encoder.config.synth})
@@ -182,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         raise ValueError(f"--n-fr {args.n_fr!r} selects no path")
     ds = synthetic_dataset(cfg, "val", synth.params)
-    theta, seed = ds.theta[: args.items], ds.seed[: args.items]
+    rows = spread_indices(len(ds.theta), args.items)  # the granular split is pair-major: not the first rows
+    theta, seed = ds.theta[rows], ds.seed[rows]
     encoder.eval()
     with torch.no_grad():
         x = synth(theta, seed)
