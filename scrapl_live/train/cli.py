@@ -22,6 +22,8 @@ _HELP = {
     "vote_is": "path probabilities from descent votes on known θ (warm-up; scrapl loss, not with --theta-is)",
     "vote_is_items": "synthetic training items of the descent-vote warm-up (~4 s per item on one core)",
     "init": "checkpoint (.pt) whose encoder weights initialise the run (warm start, fresh optimiser)",
+    "paths_per_step": "SCRAPL: distinct paths per step, sharing one scalogram (1 = the paper's; granular: "
+    "4 learns the chirp slope far more reliably, docs/results.md session 11)",
 }
 
 
@@ -34,7 +36,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         value = getattr(defaults, f.name)
         if isinstance(value, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, dest=f.name)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, dest=f.name,
+                           help=_HELP.get(f.name))
             continue
         kind = {"int": int, "float": float, "str": str}[str(f.type).split(" | ")[0]]
         p.add_argument(flag, type=kind, default=value, dest=f.name, help=_HELP.get(f.name))
