@@ -7,7 +7,7 @@ distance L_p(synth(θ̂), x) is differentiated w.r.t. θ̂, giving G[p] (B, U). 
 * the share of u in one optimiser step when k paths are drawn from π (uniform, or the θ-IS proxy
   π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the curvature |λ| of
   REFERENCE §3).  A step's gradient is the plain mean of its k paths' gradients: the k paths share one
-  backward pass, so P-Adam receives (and normalises) their sum, and the loudest path leads it;
+  backward pass, so P-Adam receives (and normalises) their mean, and the loudest path leads it;
 * the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``);
 * the drift of a step towards the truth: per θ_u, the mean over items of sign(step) · sign(θ̂_u − θ_u)
   (items with |θ̂_u − θ_u| ≤ 0.05 left out): 0 is a coin toss, 1 every step moves θ̂_u the right way.
