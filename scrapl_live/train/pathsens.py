@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,23 @@ def path_theta_grads(
     return torch.stack(out)
 
 
+def _steps(
+    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
+) -> Iterator[torch.Tensor]:
+    """``draws`` step gradients (B, U): each the mean of k paths of g (P', B, U) drawn from ``probs``
+    without replacement."""
+    for _ in range(draws):
+        yield g[rng.choice(len(probs), size=k, replace=False, p=probs)].mean(0)
+
+
 def step_shares(
     g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Mean share of each θ dimension in a step of k paths drawn from ``probs`` (without replacement),
     the step's gradient being the mean of the k paths' gradients (B, U): (U,). g: (P', B, U)."""
     total = np.zeros(g.shape[-1])
-    for _ in range(draws):
-        idx = rng.choice(len(probs), size=k, replace=False, p=probs)
-        e = g[idx].mean(0).square().sum(0).numpy()
+    for step in _steps(g, probs, k, draws, rng):
+        e = step.square().sum(0).numpy()
         total += e / max(e.sum(), 1e-30)
     return total / draws
 
@@ -74,9 +83,8 @@ def step_drift(
     sign = torch.sign(error).to(g.dtype) * valid
     count = valid.sum(0)
     total = torch.zeros(g.shape[-1], dtype=torch.float64)
-    for _ in range(draws):
-        idx = rng.choice(len(probs), size=k, replace=False, p=probs)
-        total += (torch.sign(g[idx].mean(0)) * sign).sum(0).double()
+    for step in _steps(g, probs, k, draws, rng):
+        total += (torch.sign(step) * sign).sum(0).double()
     out = total / draws / count.double()
     return torch.where(count > 0, out, torch.nan).numpy()
 
