@@ -14,9 +14,11 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
     path draws (``sampling_seed`` = run seed: reproducible, identical on every DDP rank) and
     ``eval_paths`` fixed paths in eval mode (deterministic validation). ``log1p_eps`` moves the knee of
     ρ = log1p(S/eps) (tr808): a lower knee compresses the loud attack and lifts the quiet decay.
+    With descent-vote probabilities the loss keeps ``VOTE_FLOOR`` of the sampling mass uniform.
     """
     if cfg.loss == "scrapl":
         from scrapl_live.loss import SCRAPLLoss
+        from scrapl_live.train.votes import VOTE_FLOOR
 
         return SCRAPLLoss(
             synth.n_samples,
@@ -24,6 +26,7 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
             use_p_adam=cfg.p_adam,
             use_p_saga=cfg.p_saga,
             n_theta=synth.n_params,
+            min_prob_frac=VOTE_FLOOR if cfg.vote_is else 0.0,
             paths_per_step=cfg.paths_per_step,
             eval_paths=cfg.eval_paths,
             sampling_seed=cfg.seed,

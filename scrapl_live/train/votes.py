@@ -6,8 +6,8 @@ moves θ̂_u the right way with the probability a_{p,u} that its distance falls 
 drift of 2a − 1 of a step.  On the granular texture only 64–78 % of the paths point the chirp slope
 the right way (docs/results.md, session 8), so uniform sampling drifts the slope slowly and half the
 seeds never leave chance on it.  Weighting path p for θ_u by max(2a_{p,u} − 1, 0), with θ-IS's rule
-(normalise per θ dimension, mix in ``uniform_mix``, average over θ), spends the steps on the paths
-that vote well.  Like θ-IS it is a warm-up on the training set; it needs synthetic targets with known
+(normalise per θ dimension, mix in the floor ``VOTE_FLOOR``, average over θ), spends the steps on the
+paths that vote well.  Like θ-IS it is a warm-up on the training set; it needs synthetic targets with known
 θ (the encoder itself never sees θ).
 
 Estimate: for each target x = synth(θ, seed), a random prediction θ̂ ~ U[0, 1]^U rendered with a fresh
@@ -26,6 +26,10 @@ from scrapl_live.loss import SCRAPLLoss
 from scrapl_live.train.data import mix_seed
 
 SynthFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+# Share of the sampling mass spread evenly over all paths (the training loss's ``min_prob_frac`` under
+# --vote-is), so that every path and its P-SAGA memory keeps being visited.
+VOTE_FLOOR = 0.1
 
 
 def descent_votes(
@@ -71,19 +75,15 @@ def agreement(votes: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (votes.double() * w).sum(1) / w.sum(0)
 
 
-def vote_values(share: torch.Tensor, uniform_mix: float = 0.1) -> dict[int, torch.Tensor]:
-    """Per-path importance values {p: (U,)} from the agreement (P, U): per θ_u, max(2a_{p,u} − 1, 0)
-    (the mean drift of a step on path p) normalised over paths, with ``uniform_mix`` of the mass spread
-    evenly so that every path (and its P-SAGA memory) keeps being visited."""
-    if not 0.0 <= uniform_mix <= 1.0:
-        raise ValueError(f"uniform_mix must be in [0, 1], got {uniform_mix}")
+def vote_values(share: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Per-path importance values {p: (U,)} from the agreement (P, U): max(2a_{p,u} − 1, 0), the mean
+    drift of a step on path p (``SCRAPLLoss.set_path_values`` normalises them per θ dimension)."""
     if bool(share.isnan().any()):
         raise ValueError("some θ dimension has no valid vote (every |θ − θ̂| ≤ step): use more items")
     drift = (2.0 * share - 1.0).clamp(min=0.0)
     if bool((drift.sum(0) == 0).any()):
         raise ValueError("no path votes right more often than not for some θ dimension")
-    values = (1.0 - uniform_mix) * drift / drift.sum(0) + uniform_mix / share.shape[0]
-    return {p: values[p] for p in range(share.shape[0])}
+    return {p: drift[p] for p in range(share.shape[0])}
 
 
 def vote_warmup(

@@ -13,7 +13,7 @@ import torch
 from scrapl_live.loss import SCRAPLLoss
 from scrapl_live.train.checkpoint import load_checkpoint
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.votes import agreement, descent_votes, vote_values, vote_warmup
+from scrapl_live.train.votes import VOTE_FLOOR, agreement, descent_votes, vote_values, vote_warmup
 
 N = 1024
 CFG = dict(shape=N, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=False, use_p_adam=False, use_p_saga=False)
@@ -51,12 +51,19 @@ def test_votes_of_a_gain_and_an_ignored_parameter() -> None:
         descent_votes(loss, _gain_synth, x[:2], theta, theta_hat, seeds)
 
 
-def test_vote_values_are_normalised_drifts_mixed_with_uniform() -> None:
-    share = torch.tensor([[0.9, 0.5], [0.7, 0.8], [0.4, 0.95], [0.5, 0.75]], dtype=torch.float64)
-    drift = torch.tensor([[0.8, 0.0], [0.4, 0.6], [0.0, 0.9], [0.0, 0.5]], dtype=torch.float64)
-    expected = 0.8 * drift / drift.sum(0) + 0.2 / 4
-    vals = vote_values(share, uniform_mix=0.2)
-    torch.testing.assert_close(torch.stack([vals[p] for p in range(4)]), expected)
+def test_vote_probabilities_are_normalised_drifts_mixed_with_the_floor() -> None:
+    """Values are the drifts max(2a − 1, 0); the loss turns them into per-θ normalised drifts with its
+    ``min_prob_frac`` of the mass spread evenly, averaged over θ (closed form on all P paths)."""
+    loss = SCRAPLLoss(**CFG, n_theta=2, min_prob_frac=0.2)
+    n = loss.n_paths
+    share = torch.linspace(0.3, 0.95, 2 * n, dtype=torch.float64).reshape(2, n).T.contiguous()
+    share[::3, 1] = 0.45  # every third path votes wrong for θ_1
+    drift = (2 * share - 1).clamp(min=0)
+    vals = vote_values(share)
+    torch.testing.assert_close(torch.stack([vals[p] for p in range(n)]), drift)
+    loss.set_path_values(vals)
+    expected = (0.8 * drift / drift.sum(0) + 0.2 / n).mean(1)
+    torch.testing.assert_close(loss.probs.double(), expected, rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="no valid vote"):
         vote_values(torch.tensor([[0.9, float("nan")]]))
     with pytest.raises(ValueError, match="vote_is"):
@@ -108,8 +115,8 @@ def test_training_starts_from_the_vote_probabilities(tmp_path, ranks: int) -> No
     subprocess.run(cmd, check=True, capture_output=True, timeout=900)
     share = torch.load(out / "vote_is" / "agreement.pt", weights_only=True)
     assert share.shape == (315, 2) and bool(((share >= 0) & (share <= 1)).all())
-    vals = vote_values(share)
-    expected = torch.stack([vals[p] for p in range(315)]).mean(1)
+    drift = (2 * share - 1).clamp(min=0)
+    expected = ((1 - VOTE_FLOOR) * drift / drift.sum(0) + VOTE_FLOOR / 315).mean(1)
     probs = load_checkpoint(out / "last.pt")["loss_state"]["probs"]
     torch.testing.assert_close(probs, expected, rtol=1e-9, atol=0)
     assert (out / "vote_is" / "votes_0.pt").is_file()
