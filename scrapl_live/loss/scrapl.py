@@ -31,6 +31,9 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
 
     Extra keyword arguments beyond the reference:
       paths_per_step: k ≥ 1 distinct paths per training call; the loss is their mean.
+      balance_paths: with k > 1 paths, weight each path's distance on each example by (the mean of the k
+        distances on that example) / (its own), detached: the value stays the plain mean, but every path
+        gets an equal say in the gradient (∝ Σ_p ∇d_p / d_p) instead of the loudest one leading it.
       eval_paths: paths used in ``eval()`` mode when no ``path_idx`` is given: "all", a count k (k evenly
         spread paths) or a list of indices; the mean over them is returned and no sampler state changes.
       sampling_seed: if set, the draw at training step t uses a generator seeded from (sampling_seed, t),
@@ -69,6 +72,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         p_adam_eps: float = 1e-8,
         *,
         paths_per_step: int = 1,
+        balance_paths: bool = False,
         eval_paths: int | str | Sequence[int] = 8,
         sampling_seed: int | None = None,
         saga_denominator: Literal["paper", "reference"] = "paper",
@@ -91,6 +95,8 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
             raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac}")
         if isinstance(paths_per_step, bool) or not isinstance(paths_per_step, int) or paths_per_step < 1:
             raise ValueError(f"paths_per_step must be an integer >= 1, got {paths_per_step!r}")
+        if not isinstance(balance_paths, bool):
+            raise ValueError(f"balance_paths must be a bool, got {balance_paths!r}")
         if saga_denominator not in ("paper", "reference"):
             raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
         self.shape, self.J, self.Q1, self.Q2, self.J_fr, self.Q_fr, self.T, self.F = (
@@ -108,6 +114,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         self.eps = eps
         self.p_adam_b1, self.p_adam_b2, self.p_adam_eps = p_adam_b1, p_adam_b2, p_adam_eps
         self.paths_per_step = paths_per_step
+        self.balance_paths = balance_paths
         self.sampling_seed = sampling_seed
         self.saga_denominator = saga_denominator
         self.table_dtype = table_dtype
@@ -250,7 +257,11 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         else:
             paths = self.eval_path_indices
         pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), paths)
-        dist = torch.stack([self._dist(sx, st).mean() for sx, st in pairs]).mean()
+        dists = torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])  # (k, B·C)
+        if self.balance_paths and len(paths) > 1:
+            ref = dists.detach()
+            dists = dists * (ref.mean(0, keepdim=True) / ref.clamp(min=self.eps))
+        dist = dists.mean()
         if self.training or path_idx is not None:
             self.curr_path_idx, self.curr_path_indices = paths[0], paths
         if self.training:

@@ -47,6 +47,7 @@ class TrainConfig:
     vote_is: bool = False  # descent-vote path probabilities (train/votes.py) from a warm-up on known θ
     vote_is_items: int = 32  # descent-vote warm-up: synthetic training items
     paths_per_step: int = 1
+    balance_paths: bool = False  # SCRAPL, paths_per_step > 1: every path an equal say in the step
     lean: bool = False  # SCRAPL only: JTFS padded to the next power of two (~2x faster, not reference values)
     theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
     log1p_eps: float | None = None  # knee of ρ = log1p(S/eps) where the preset uses it (None: 1e-3)
@@ -94,6 +95,9 @@ class TrainConfig:
                     f"log1p_eps sets the knee of the JTFS losses' log1p, which synth={self.synth!r} with "
                     f"loss={self.loss!r} does not use (tr808 with scrapl or jtfs)"
                 )
+        if self.balance_paths and (self.loss != "scrapl" or self.paths_per_step < 2):
+            raise ValueError("balance_paths needs loss='scrapl' and paths_per_step >= 2 (one path has no mix "
+                             "to balance)")
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
         if self.vote_is and (self.loss != "scrapl" or self.theta_is or self.real_per_batch == self.batch):

@@ -28,6 +28,7 @@ def make_train_loss(cfg: TrainConfig, synth: nn.Module) -> nn.Module:
             n_theta=synth.n_params,
             min_prob_frac=VOTE_FLOOR if cfg.vote_is else 0.0,
             paths_per_step=cfg.paths_per_step,
+            balance_paths=cfg.balance_paths,
             eval_paths=cfg.eval_paths,
             sampling_seed=cfg.seed,
             lean=cfg.lean,
