@@ -47,7 +47,7 @@ def main(checkpoint: str, n_items: int = 2) -> None:
         lam.append(power_iteration(lambda v, a, op=op: op.apply(params, v, a), synth.n_params, size,
                                    n_iter=5, generator=gen).abs().numpy())
     exact = np.array(lam)  # (P', U)
-    proxy = path_theta_grads(loss, synth, theta_hat, x, seed, paths).double().square().sum(1).numpy()
+    proxy = path_theta_grads(loss, synth, theta_hat, x, seed, paths)[0].double().square().sum(1).numpy()
     rates = np.array([loss.jtfs.path_info(p, synth.sample_rate).rate_hz for p in paths])
     slow = rates <= 10
     for u, name in enumerate(synth.param_names):

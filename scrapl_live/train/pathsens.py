@@ -8,11 +8,15 @@ distance L_p(synth(θ̂), x) is differentiated w.r.t. θ̂, giving G[p] (B, U). 
   π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the curvature |λ| of
   REFERENCE §3).  A step's gradient is the plain mean of its k paths' gradients: the k paths share one
   backward pass, so P-Adam receives (and normalises) their mean, and the loudest path leads it;
+  with ``balance_paths`` each path's gradient on item b is first scaled by m_b / d_{p,b} (d: the path's
+  distance on the item, m_b: the mean of the k distances), which the per-path distances D make possible;
 * the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``);
 * the drift of a step towards the truth: per θ_u, the mean over items of sign(step) · sign(θ̂_u − θ_u)
   (items with |θ̂_u − θ_u| ≤ 0.05 left out): 0 is a coin toss, 1 every step moves θ̂_u the right way.
 
-Run: ``python -m scrapl_live.train.pathsens CHECKPOINT --out DIR`` (JSON + PNG); used for docs/results.md.
+Run: ``python -m scrapl_live.train.pathsens CHECKPOINT --out DIR`` (JSON + PNG; the gradients and
+distances are saved, and ``--from-grads DIR/path_theta_grads.pt`` re-analyses them without recomputing);
+used for docs/results.md.
 """
 
 from __future__ import annotations
@@ -33,38 +37,47 @@ log = logging.getLogger(__name__)
 def path_theta_grads(
     loss: torch.nn.Module, synth: torch.nn.Module, theta_hat: torch.Tensor, x: torch.Tensor,
     seed: torch.Tensor, paths: list[int],
-) -> torch.Tensor:
-    """∂L_p/∂θ̂ for each path p: (P', B, U). theta_hat (B, U) in [0, 1], x (B, 1, N) targets, seed (B,)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """∂L_p/∂θ̂ for each path p (P', B, U) and the per-item distances d_{p,b} (P', B).
+    theta_hat (B, U) in [0, 1], x (B, 1, N) targets, seed (B,)."""
     if theta_hat.ndim != 2 or x.ndim != 3 or x.shape[0] != theta_hat.shape[0]:
         raise ValueError(f"theta_hat (B, U) and x (B, 1, N) must agree, got {tuple(theta_hat.shape)}, "
                          f"{tuple(x.shape)}")
     from tqdm import tqdm
 
     leaf = theta_hat.detach().clone().requires_grad_(True)
-    out = []
+    grads, dists = [], []
     for p in tqdm(paths, desc="paths", leave=False):
-        dist, _, _ = loss.calc_dist(synth(leaf, seed), x, p)
+        dist, sx, st = loss.calc_dist(synth(leaf, seed), x, p)
         (g,) = torch.autograd.grad(dist, leaf)
-        out.append(g.detach())
-    return torch.stack(out)
+        grads.append(g.detach())
+        dists.append(loss._dist(sx.detach(), st.detach())[:, 0])
+    return torch.stack(grads), torch.stack(dists)
 
 
 def _steps(
-    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
+    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator,
+    dists: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
     """``draws`` step gradients (B, U): each the mean of k paths of g (P', B, U) drawn from ``probs``
-    without replacement."""
+    without replacement; with ``dists`` (P', B) each path weighted per item as ``balance_paths`` does."""
     for _ in range(draws):
-        yield g[rng.choice(len(probs), size=k, replace=False, p=probs)].mean(0)
+        pick = rng.choice(len(probs), size=k, replace=False, p=probs)
+        if dists is None:
+            yield g[pick].mean(0)
+            continue
+        d = dists[pick].to(g.dtype)
+        yield (g[pick] * (d.mean(0) / d.clamp(min=1e-300))[..., None]).mean(0)
 
 
 def step_shares(
-    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator
+    g: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator,
+    dists: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Mean share of each θ dimension in a step of k paths drawn from ``probs`` (without replacement),
     the step's gradient being the mean of the k paths' gradients (B, U): (U,). g: (P', B, U)."""
     total = np.zeros(g.shape[-1])
-    for step in _steps(g, probs, k, draws, rng):
+    for step in _steps(g, probs, k, draws, rng, dists):
         e = step.square().sum(0).numpy()
         total += e / max(e.sum(), 1e-30)
     return total / draws
@@ -72,7 +85,7 @@ def step_shares(
 
 def step_drift(
     g: torch.Tensor, error: torch.Tensor, probs: np.ndarray, k: int, draws: int, rng: np.random.Generator,
-    tol: float = 0.05,
+    tol: float = 0.05, dists: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Mean drift towards the truth of a descent step on k paths drawn from ``probs``: (U,).
 
@@ -83,16 +96,17 @@ def step_drift(
     sign = torch.sign(error).to(g.dtype) * valid
     count = valid.sum(0)
     total = torch.zeros(g.shape[-1], dtype=torch.float64)
-    for step in _steps(g, probs, k, draws, rng):
+    for step in _steps(g, probs, k, draws, rng, dists):
         total += (torch.sign(step) * sign).sum(0).double()
     out = total / draws / count.double()
     return torch.where(count > 0, out, torch.nan).numpy()
 
 
 def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int, ...] = (1, 4),
-            draws: int = 2000, seed: int = 0, error: torch.Tensor | None = None) -> dict[str, Any]:
+            draws: int = 2000, seed: int = 0, error: torch.Tensor | None = None,
+            dists: torch.Tensor | None = None) -> dict[str, Any]:
     """The statistics of the module docstring from per-path gradients g (P', B, U); the drift needs
-    ``error`` = θ̂ − θ (B, U)."""
+    ``error`` = θ̂ − θ (B, U); ``dists`` (P', B) adds the balanced steps (uniform paths)."""
     e = g.double().square().sum(1)  # (P', U)
     share = (e / e.sum(1, keepdim=True).clamp(min=1e-300)).numpy()
     col = e / e.sum(0, keepdim=True).clamp(min=1e-300)  # per-u distribution over paths
@@ -110,9 +124,14 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
                              ("uniform+theta_grad_norm", g_norm, uniform)):
         for k in ks:
             steps[f"{label} k={k}"] = named(step_shares(gg, probs, k, draws, rng))
+    mixes = [("uniform", uniform, None), ("theta_is_proxy", theta_is, None)]
+    if dists is not None:
+        mixes.append(("uniform balanced", uniform, dists))
+        for k in ks:
+            steps[f"uniform balanced k={k}"] = named(step_shares(g.double(), uniform, k, draws, rng, dists))
     drift = {} if error is None else {
-        f"{label} k={k}": named(step_drift(g.double(), error, probs, k, draws, rng))
-        for label, probs in (("uniform", uniform), ("theta_is_proxy", theta_is)) for k in ks}
+        f"{label} k={k}": named(step_drift(g.double(), error, probs, k, draws, rng, dists=d))
+        for label, probs, d in mixes for k in ks}
     bands = {"> 500 Hz": rates > 500, "50-500 Hz": (rates > 50) & (rates <= 500),
              "10-50 Hz": (rates > 10) & (rates <= 50), "<= 10 Hz": rates <= 10}
     return {
@@ -163,7 +182,7 @@ def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) ->
         c = axes[2]
         for sampling in dict.fromkeys(lab.rsplit(" k=", 1)[0] for lab in drift):
             ks = [int(lab.rsplit("=", 1)[1]) for lab in drift if lab.startswith(sampling + " k=")]
-            style = "o-" if sampling == "uniform" else "s--"
+            style = {"uniform": "o-", "theta_is_proxy": "s--"}.get(sampling, "^:")
             for name in names:
                 c.plot(ks, [drift[f"{sampling} k={k}"][name] for k in ks], style, label=f"{name}, {sampling}")
         c.axhline(0, color="grey", lw=0.8)
@@ -177,29 +196,13 @@ def plot(res: dict[str, Any], names: list[str], rates: np.ndarray, out: Path) ->
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: per-path θ-gradients of CHECKPOINT's encoder on synthetic val items -> JSON + PNG."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("checkpoint")
-    ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--items", type=int, default=4, help="synthetic val items, spread over the split (batch)")
-    ap.add_argument("--n-fr", default="0,1,4,8,12,15,19",
-                    help="frequential indices kept (all n2 each), or 'all'")
-    ap.add_argument("--ks", default="1,4", help="paths per step to model, comma-separated")
-    ap.add_argument("--fresh-seeds", action="store_true",
-                    help="render θ̂ with fresh noise/grain seeds as training does (default: the target's)")
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    import synths
-    from scrapl_live.encoder.encoder import encoder_from_checkpoint
+def _compute(args: argparse.Namespace, encoder: torch.nn.Module, cfg: Any, synth: torch.nn.Module
+             ) -> dict[str, Any]:
+    """Per-path θ-gradients and distances on ``args.items`` synthetic val items (the saved record)."""
     from scrapl_live.loss import SCRAPLLoss
     from scrapl_live.train.data import synthetic_dataset
-    from scrapl_live.train.evaluate import card_train_config, spread_indices
+    from scrapl_live.train.evaluate import spread_indices
 
-    encoder, card = encoder_from_checkpoint(args.checkpoint)
-    cfg = card_train_config({**card, "synth": encoder.config.synth})
-    synth = synths.get(cfg.synth, **cfg.synth_options)
     loss = SCRAPLLoss(synth.n_samples, **cfg.jtfs_settings, n_theta=synth.n_params,
                       use_p_adam=False, use_p_saga=False)
     all_fr = {int(v) for v in loss.meta["n_fr"]}
@@ -216,18 +219,51 @@ def main(argv: list[str] | None = None) -> int:
         theta_hat = encoder(x[..., : encoder.config.window])
     if args.fresh_seeds:
         seed = torch.randint(0, 2**31 - 1, seed.shape, generator=torch.Generator().manual_seed(1))
-    g = path_theta_grads(loss, synth, theta_hat, x, seed, paths)
+    g, d = path_theta_grads(loss, synth, theta_hat, x, seed, paths)
     rates = np.array([loss.jtfs.path_info(p, synth.sample_rate).rate_hz for p in paths])
+    return {"g": g, "d": d, "paths": paths, "rates": rates, "theta": theta, "theta_hat": theta_hat,
+            "n_fr": sorted(n_fr)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: per-path θ-gradients of CHECKPOINT's encoder on synthetic val items -> JSON + PNG."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--items", type=int, default=4, help="synthetic val items, spread over the split (batch)")
+    ap.add_argument("--n-fr", default="0,1,4,8,12,15,19",
+                    help="frequential indices kept (all n2 each), or 'all'")
+    ap.add_argument("--ks", default="1,4", help="paths per step to model, comma-separated")
+    ap.add_argument("--fresh-seeds", action="store_true",
+                    help="render θ̂ with fresh noise/grain seeds as training does (default: the target's)")
+    ap.add_argument("--from-grads", type=Path,
+                    help="analyse a saved path_theta_grads.pt of CHECKPOINT instead of recomputing")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import synths
+    from scrapl_live.encoder.encoder import encoder_from_checkpoint
+    from scrapl_live.train.evaluate import card_train_config
+
+    encoder, card = encoder_from_checkpoint(args.checkpoint)
+    cfg = card_train_config({**card, "synth": encoder.config.synth})
+    synth = synths.get(cfg.synth, **cfg.synth_options)
+    if args.from_grads is None:
+        saved = _compute(args, encoder, cfg, synth)
+    else:
+        saved = torch.load(args.from_grads, weights_only=False)
     names = list(synth.param_names)
     ks = tuple(int(v) for v in args.ks.split(","))
-    res = analyse(g, names, rates, ks=ks, error=theta_hat - theta)
+    res = analyse(saved["g"], names, saved["rates"], ks=ks, error=saved["theta_hat"] - saved["theta"],
+                  dists=saved.get("d"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(res, names, rates, out / "path_theta_share.png")
-    torch.save({"g": g, "paths": paths, "rates": rates, "theta": theta, "theta_hat": theta_hat},
-               out / "path_theta_grads.pt")
+    plot(res, names, saved["rates"], out / "path_theta_share.png")
+    if args.from_grads is None:
+        torch.save(saved, out / "path_theta_grads.pt")
     summary = {k: v for k, v in res.items() if k not in ("share", "theta_is_proxy")}
-    summary.update(checkpoint=str(args.checkpoint), items=args.items, n_paths=len(paths), n_fr=sorted(n_fr))
+    summary.update(checkpoint=str(args.checkpoint), items=len(saved["theta"]), n_paths=len(saved["paths"]),
+                   n_fr=saved.get("n_fr"))
     (out / "path_theta_share.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
     return 0

@@ -54,3 +54,21 @@ def test_step_drift_closed_forms() -> None:
     assert step_drift(g, error, uniform, 2, 6000, rng)[0] == pytest.approx(1 / 3, abs=0.03)
     # items within the tolerance are left out; a parameter with none gives NaN
     assert np.isnan(step_drift(g, error * 0.1, uniform, 1, 10, rng)[0])
+
+
+def test_balanced_steps_give_each_path_an_equal_say() -> None:
+    # The closed-form setting above, with distances proportional to the gradients (path 0: 10, paths 1
+    # and 2: 1 on both items).  Balanced, each path's gradient is scaled by m/d = 4/10 or 4/1, so the
+    # two quiet wrong paths (4 + 4) outweigh the loud right one (4): k = 3 is always wrong, not right.
+    g = torch.tensor([[[10.0], [-10.0]], [[-1.0], [1.0]], [[-1.0], [1.0]]], dtype=torch.float64)
+    error = torch.tensor([[0.3], [-0.2]], dtype=torch.float64)
+    d = torch.tensor([[10.0, 10.0], [1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    uniform = np.full(3, 1 / 3)
+    rng = np.random.default_rng(0)
+    assert step_drift(g, error, uniform, 3, 3, rng)[0] == pytest.approx(1.0)
+    assert step_drift(g, error, uniform, 3, 3, rng, dists=d)[0] == pytest.approx(-1.0)
+    # k = 2 balanced: {0, q} is a tie (4 vs 4: sign 0), {1, 2} wrong: (0 + 0 − 1)/3
+    assert step_drift(g, error, uniform, 2, 6000, rng, dists=d)[0] == pytest.approx(-1 / 3, abs=0.03)
+    res = analyse(g, ["a"], np.array([100.0, 10.0, 1.0]), ks=(1, 3), draws=30, error=error, dists=d)
+    assert res["step_drift"]["uniform balanced k=3"]["a"] == pytest.approx(-1.0)
+    assert "uniform balanced k=3" in res["step_share"]
