@@ -25,7 +25,8 @@ _HELP = {
     "paths_per_step": "SCRAPL: distinct paths per step, sharing one scalogram (1 = the paper's; granular: "
     "4 learns the chirp slope far more reliably, docs/results.md session 11)",
     "balance_paths": "SCRAPL with --paths-per-step > 1: weight each path's distance by 1/itself (detached, "
-    "value unchanged) so that the quiet paths are not drowned by the loudest in the shared step",
+    "value unchanged) so that the quiet paths are not drowned by the loudest in the shared step (off: on "
+    "granular it kept the chirp slope at chance, docs/results.md session 12)",
 }
 
 
