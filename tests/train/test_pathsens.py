@@ -72,3 +72,31 @@ def test_balanced_steps_give_each_path_an_equal_say() -> None:
     res = analyse(g, ["a"], np.array([100.0, 10.0, 1.0]), ks=(1, 3), draws=30, error=error, dists=d)
     assert res["step_drift"]["uniform balanced k=3"]["a"] == pytest.approx(-1.0)
     assert "uniform balanced k=3" in res["step_share"]
+
+
+def test_cli_reanalyses_a_saved_record(tmp_path) -> None:
+    """``--from-grads`` analyses a saved record (here the closed-form one above, named like the shipped
+    granular encoder's two parameters) without recomputing: the JSON holds its balanced drift."""
+    import json
+    from pathlib import Path
+
+    from scrapl_live.train.pathsens import main
+
+    g = torch.tensor([[[10.0, 1.0], [-10.0, 1.0]], [[-1.0, 1.0], [1.0, 1.0]], [[-1.0, 1.0], [1.0, 1.0]]],
+                     dtype=torch.float64)
+    theta_hat = torch.tensor([[0.8, 0.9], [0.3, 0.9]], dtype=torch.float64)
+    theta = theta_hat - torch.tensor([[0.3, 0.5], [-0.2, 0.5]], dtype=torch.float64)
+    record = {"g": g, "d": torch.tensor([[10.0, 10.0], [1.0, 1.0], [1.0, 1.0]], dtype=torch.float64),
+              "paths": [0, 1, 2], "rates": np.array([100.0, 10.0, 1.0]), "theta": theta,
+              "theta_hat": theta_hat}
+    torch.save(record, tmp_path / "rec.pt")
+    checkpoint = Path(__file__).resolve().parents[2] / "models" / "granular.pt"
+    assert main([str(checkpoint), "--out", str(tmp_path / "out"), "--ks", "1,3",
+                 "--from-grads", str(tmp_path / "rec.pt")]) == 0
+    res = json.loads((tmp_path / "out" / "path_theta_share.json").read_text())
+    assert res["items"] == 2 and res["n_paths"] == 3
+    (first, second) = res["step_drift"]["uniform balanced k=3"].values()
+    assert first == pytest.approx(-1.0) and second == pytest.approx(1.0)  # θ_1: every path right
+    assert next(iter(res["step_drift"]["uniform k=3"].values())) == pytest.approx(1.0)  # raw: loud path
+    assert (tmp_path / "out" / "path_theta_share.png").is_file()
+    assert not (tmp_path / "out" / "path_theta_grads.pt").exists()  # nothing recomputed or rewritten
