@@ -26,6 +26,12 @@ from scrapl_live.scattering.jtfs import JTFS
 log = logging.getLogger(__name__)
 
 
+def balance_weights(dists: torch.Tensor, eps: float) -> torch.Tensor:
+    """Weights of ``balance_paths`` for per-example distances (k, B): (mean of the k distances on each
+    example) / (each distance), so that Σ_p w_p d_p keeps the value and every path gets an equal say."""
+    return dists.mean(0, keepdim=True) / dists.clamp(min=eps)
+
+
 class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
     """Scattering transform with random paths as a loss (constructor as scrapl-loss 0.1.0, plus extras).
 
@@ -259,8 +265,7 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), paths)
         dists = torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])  # (k, B·C)
         if self.balance_paths and len(paths) > 1:
-            ref = dists.detach()
-            dists = dists * (ref.mean(0, keepdim=True) / ref.clamp(min=self.eps))
+            dists = dists * balance_weights(dists.detach(), self.eps)
         dist = dists.mean()
         if self.training or path_idx is not None:
             self.curr_path_idx, self.curr_path_indices = paths[0], paths

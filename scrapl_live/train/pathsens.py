@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from scrapl_live.loss.scrapl import balance_weights
+
 log = logging.getLogger(__name__)
 
 
@@ -66,8 +68,7 @@ def _steps(
         if dists is None:
             yield g[pick].mean(0)
             continue
-        d = dists[pick].to(g.dtype)
-        yield (g[pick] * (d.mean(0) / d.clamp(min=1e-300))[..., None]).mean(0)
+        yield (g[pick] * balance_weights(dists[pick].to(g.dtype), 1e-300)[..., None]).mean(0)
 
 
 def step_shares(
@@ -119,19 +120,16 @@ def analyse(g: torch.Tensor, names: list[str], rates: np.ndarray, ks: tuple[int,
         return dict(zip(names, np.round(v, 4).tolist(), strict=True))
 
     rng = np.random.default_rng(seed)
-    steps = {}
-    for label, gg, probs in (("uniform", g.double(), uniform), ("theta_is_proxy", g.double(), theta_is),
-                             ("uniform+theta_grad_norm", g_norm, uniform)):
-        for k in ks:
-            steps[f"{label} k={k}"] = named(step_shares(gg, probs, k, draws, rng))
-    mixes = [("uniform", uniform, None), ("theta_is_proxy", theta_is, None)]
+    gd = g.double()
+    mixes = [("uniform", gd, uniform, None), ("theta_is_proxy", gd, theta_is, None),
+             ("uniform+theta_grad_norm", g_norm, uniform, None)]
     if dists is not None:
-        mixes.append(("uniform balanced", uniform, dists))
-        for k in ks:
-            steps[f"uniform balanced k={k}"] = named(step_shares(g.double(), uniform, k, draws, rng, dists))
+        mixes.append(("uniform balanced", gd, uniform, dists))
+    steps = {f"{label} k={k}": named(step_shares(gg, probs, k, draws, rng, d))
+             for label, gg, probs, d in mixes for k in ks}
     drift = {} if error is None else {
-        f"{label} k={k}": named(step_drift(g.double(), error, probs, k, draws, rng, dists=d))
-        for label, probs, d in mixes for k in ks}
+        f"{label} k={k}": named(step_drift(gg, error, probs, k, draws, rng, dists=d))
+        for label, gg, probs, d in mixes if label != "uniform+theta_grad_norm" for k in ks}
     bands = {"> 500 Hz": rates > 500, "50-500 Hz": (rates > 50) & (rates <= 500),
              "10-50 Hz": (rates > 10) & (rates <= 50), "<= 10 Hz": rates <= 10}
     return {
