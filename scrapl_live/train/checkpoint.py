@@ -5,8 +5,10 @@ Format (``torch.save`` of a dict):
 fields: synth, training command, data, metrics), ``train_config`` (TrainConfig.to_dict()),
 ``optimizer``, ``scheduler``, ``loss_state`` (SCRAPL sampler counters + P-Adam/P-SAGA tables),
 ``step``, ``epoch``, ``rng`` (torch CPU RNG state), ``history`` (list of per-epoch metric dicts),
-``best`` (the best validation record). ``last.pt`` holds everything (exact resume); ``best.pt``
-leaves out optimiser, scheduler, loss state and RNG (see ``Trainer.state(full=False)``).
+``best`` (the best validation record), ``ema`` (with ``--ema-decay``: the weight average's state,
+train/ema.py). ``last.pt`` holds everything (exact resume; its ``encoder_state`` is the raw weights);
+``best.pt`` leaves out optimiser, scheduler, loss state, EMA and RNG (see ``Trainer.state(full=False)``)
+and holds the validated weights (the average with ``--ema-decay``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ _HELP = {
     "init": "checkpoint (.pt) whose encoder weights initialise the run (warm start, fresh optimiser)",
     "paths_per_step": "SCRAPL: distinct paths per step, sharing one scalogram (1 = the paper's; granular: "
     "4 learns the chirp slope far more reliably, docs/results.md session 11)",
+    "ema_decay": "keep an exponential moving average of the encoder weights with this decay (e.g. 0.999): "
+    "validation, best.pt and so export use the average (last.pt keeps the raw weights to resume); may be "
+    "switched on when resuming a run that had none",
     "balance_paths": "SCRAPL with --paths-per-step > 1: weight each path's distance by 1/itself (detached, "
     "value unchanged) so that the quiet paths are not drowned by the loudest in the shared step (off: on "
     "granular it kept the chirp slope at chance, docs/results.md session 12)",

@@ -62,6 +62,7 @@ class TrainConfig:
     dropout: float | None = None  # override the preset encoder dropout (None: preset)
     window: int | None = None  # encoder analysis window (None: preset)
     init: str | None = None  # checkpoint whose encoder weights start the run (warm start; fresh optimiser)
+    ema_decay: float | None = None  # average the encoder weights (train/ema.py); best.pt holds the average
 
     def __post_init__(self) -> None:
         for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", ("live", "paper"))):
@@ -79,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.lr_end_factor <= 1:
             raise ValueError(f"lr_end_factor must be in (0, 1], got {self.lr_end_factor}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.real_per_batch and self.data is None:
             raise ValueError("real_per_batch > 0 needs data (a folder of one-shots)")
         if not 0 <= self.real_per_batch <= self.batch:

@@ -5,7 +5,9 @@ after backward — i.e. after the DDP all-reduce — then plain SGD steps; other
 choice of step s (data order, the synth seeds of x̂, target shifts, dropout, SCRAPL's path) is a
 function of (run seed, s), so a run resumed from a checkpoint continues bit-exactly and every DDP
 rank draws the same path. Validation is deterministic (θ L1 on the val split, or the loss in eval
-mode on real one-shots) and picks ``best.pt``; ``last.pt`` is written after every epoch.
+mode on real one-shots) and picks ``best.pt``; ``last.pt`` is written after every epoch. With
+``ema_decay`` the validated and ``best.pt`` weights are the moving average (train/ema.py); the raw
+weights' validation is logged beside it as ``val_raw_*``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
 from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
+from scrapl_live.train.ema import WeightEMA
 from scrapl_live.train.losses import make_train_loss
 from scrapl_live.train.thetanorm import ThetaGradNorm
 from scrapl_live.train.warmups import PathWarmups
@@ -59,6 +62,7 @@ class Trainer(PathWarmups):
         self.init_training: dict[str, Any] | None = None  # card["training"] of the --init checkpoint
         if cfg.init is not None:
             self._init_encoder(cfg.init)
+        self.ema = WeightEMA(self.encoder, cfg.ema_decay) if cfg.ema_decay is not None else None
         self.model: nn.Module = self.encoder
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.encoder)
@@ -163,6 +167,8 @@ class Trainer(PathWarmups):
             self.loss.transform_grads()
         self.opt.step()
         self.sched.step()
+        if self.ema is not None:
+            self.ema.update(self.encoder)
         # global-batch means for the log: [loss·rows, rows, Σ|θ̂-θ| of synthetic rows, their element count]
         n_rows = max(0, min(self.n_syn, sl.stop) - sl.start) if theta is not None else 0
         l1 = (
@@ -197,9 +203,21 @@ class Trainer(PathWarmups):
         if any(not torch.equal(mine, other) for other in every):
             raise RuntimeError(f"SCRAPL paths differ across ranks: {[e.tolist() for e in every]}")
 
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Deterministic validation: ``val_theta_l1`` (‰, synthetic val items) and/or ``val_loss`` (real).
+        """:meth:`measure` of the weights ``best.pt`` would hold: the moving average with ``ema_decay``,
+        whose raw counterparts are added as ``val_raw_theta_l1`` / ``val_raw_loss``; else the raw weights."""
+        if self.ema is None:
+            return self.measure()
+        raw = self.measure()
+        with self.ema.applied(self.encoder):
+            out = self.measure()
+        out.update({f"val_raw_{k[4:]}": v for k, v in raw.items() if k in ("val_theta_l1", "val_loss")})
+        return out
+
+    @torch.no_grad()
+    def measure(self) -> dict[str, float]:
+        """Deterministic validation of the encoder's current weights: ``val_theta_l1`` (‰, synthetic val
+        items, with one ``val_theta_l1_<param>`` per synth parameter) and/or ``val_loss`` (real items).
 
         The ``val_items`` items are spread evenly over the split (``spread_indices``): the granular split is
         pair-major, so its first items would cover only the lowest densities.
@@ -266,6 +284,12 @@ class Trainer(PathWarmups):
             "history": self.history,
             "best": self.best,
         }
+        if self.ema is not None and not full:  # best.pt: the validated (averaged) weights, named in the card
+            out["encoder_state"] = {k: v.detach().cpu().clone() for k, v in self.ema.shadow.items()}
+            ema = self.ema
+            card["training"]["weights"] = f"moving average (decay {ema.decay}) from step {ema.start}"
+        if self.ema is not None and full:  # last.pt: raw weights to train on, and the average
+            out["ema"] = self.ema.state_dict()
         if full:
             out.update(
                 optimizer=self.opt.state_dict(),
@@ -278,10 +302,13 @@ class Trainer(PathWarmups):
         return out
 
     def load(self, ckpt: dict[str, Any]) -> None:
-        """Restore everything :meth:`state` saved (the config must match except ``max_steps``; fields added
-        since the checkpoint was written, such as ``init``, take their defaults)."""
+        """Restore everything :meth:`state` saved (the config must match except ``max_steps``, and an
+        ``ema_decay`` may be set on a run that had none: the average starts at the resumed weights; fields
+        added since the checkpoint was written, such as ``init``, take their defaults)."""
         saved_cfg = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
         saved = dict(saved_cfg, max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
+        if saved["ema_decay"] is None and "ema" not in ckpt:
+            saved["ema_decay"] = self.cfg.ema_decay
         if saved != self.cfg.to_dict():
             diff = sorted(k for k in saved if saved[k] != self.cfg.to_dict().get(k))
             raise ValueError(f"checkpoint was trained with a different config (fields {diff})")
@@ -294,6 +321,11 @@ class Trainer(PathWarmups):
         if self.theta_norm is not None:
             self.theta_norm.load_state_dict(ckpt["theta_norm"])
         self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
+        if self.ema is not None and "ema" in ckpt:
+            self.ema.load_state_dict(ckpt["ema"])
+        elif self.ema is not None:
+            self.ema = WeightEMA(self.encoder, self.ema.decay, step=self.step)
+            log.info("weight average (decay %s) starts at the resumed step %d", self.ema.decay, self.step)
 
     # Loop -----------------------------------------------------------------------------------------
     def fit(
