@@ -24,13 +24,18 @@ def main() -> None:
     ap.add_argument("--ymax", type=float, help="clip the y axes here (a diverged run would flatten the rest)")
     args = ap.parse_args()
     logs = {run.name: CSVLog(run / "val.csv").rows for run in args.runs}
-    metrics = [k for k in next(iter(logs.values()))[0] if k.startswith("val_theta_l1")]
+    metrics: list[str] = []  # θ L1 columns of any run (val_raw_theta_l1: raw weights of an --ema-decay run)
+    for row in (r for rows in logs.values() for r in rows):
+        metrics += [k for k in row if k.startswith(("val_theta_l1", "val_raw_theta_l1")) and k not in metrics]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for name, rows in logs.items():
-            ax.plot([int(r["step"]) for r in rows], [float(r[metric]) for r in rows], marker="o", label=name)
+            pts = [(int(r["step"]), float(r[metric])) for r in rows if r.get(metric) not in (None, "")]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=name)
         ax.axhline(244, color="grey", lw=0.8, ls=":")  # constant θ̂ = 0.5 on these items (≈ chance)
-        ax.set(title=metric.replace("val_theta_l1", "θ L1 ‰").replace("_", " "), xlabel="step")
+        title = metric.replace("val_raw_theta_l1", "θ L1 ‰ raw weights").replace("val_theta_l1", "θ L1 ‰")
+        ax.set(title=title.replace("_", " "), xlabel="step")
         ax.grid(alpha=0.3)
         if args.ymax is not None:
             ax.set_ylim(top=args.ymax)
