@@ -50,10 +50,10 @@ def path_theta_grads(
     leaf = theta_hat.detach().clone().requires_grad_(True)
     grads, dists = [], []
     for p in tqdm(paths, desc="paths", leave=False):
-        dist, sx, st = loss.calc_dist(synth(leaf, seed), x, p)
-        (g,) = torch.autograd.grad(dist, leaf)
+        d = loss.path_dists(synth(leaf, seed), x, [p])[0]  # per item; calc_dist's value is their mean
+        (g,) = torch.autograd.grad(d.mean(), leaf)
         grads.append(g.detach())
-        dists.append(loss._dist(sx.detach(), st.detach())[:, 0])
+        dists.append(d.detach())
     return torch.stack(grads), torch.stack(dists)
 
 

@@ -92,8 +92,7 @@ def test_balanced_paths_keep_the_value_and_give_each_path_an_equal_say(signals) 
     per_item = []
     for p in paths:  # per-example distances d_{p,b} and their gradients
         xp = x.clone().requires_grad_(True)
-        _, sx, st = plain.calc_dist(xp, t, p)
-        d = plain._dist(sx, st)[:, 0]
+        d = plain.path_dists(xp, t, [p])[0]
         grads = [torch.autograd.grad(d[b], xp, retain_graph=True)[0] for b in range(len(d))]
         per_item.append((d.detach(), grads))
     d_all = torch.stack([d for d, _ in per_item])  # (k, B)

@@ -100,3 +100,31 @@ def test_cli_reanalyses_a_saved_record(tmp_path) -> None:
     assert next(iter(res["step_drift"]["uniform k=3"].values())) == pytest.approx(1.0)  # raw: loud path
     assert (tmp_path / "out" / "path_theta_share.png").is_file()
     assert not (tmp_path / "out" / "path_theta_grads.pt").exists()  # nothing recomputed or rewritten
+
+
+def test_path_theta_grads_match_calc_dist_per_path() -> None:
+    from scrapl_live.loss import SCRAPLLoss
+    from scrapl_live.train.pathsens import path_theta_grads
+
+    torch.set_num_threads(1)
+    n = 1024
+    loss = SCRAPLLoss(shape=n, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=True, grad_mult=1.0)
+    t = torch.arange(n) / n
+
+    def synth(theta: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:  # θ = (frequency, level)
+        return (theta[:, 1:] * torch.sin(2 * torch.pi * (20 + 200 * theta[:, :1]) * t))[:, None]
+
+    theta_hat, seed = torch.tensor([[0.3, 0.8], [0.6, 0.5]]), torch.zeros(2)
+    x = synth(torch.tensor([[0.5, 0.5], [0.2, 0.9]]), seed)
+    paths = [0, 5, 9]
+    g, d = path_theta_grads(loss, synth, theta_hat, x, seed, paths)
+    assert g.shape == (3, 2, 2) and d.shape == (3, 2)
+    for i, p in enumerate(paths):  # one path at a time through the loss's public single-path API
+        leaf = theta_hat.clone().requires_grad_(True)
+        value = loss.calc_dist(synth(leaf, seed), x, p)[0]
+        (ref,) = torch.autograd.grad(value, leaf)
+        torch.testing.assert_close(g[i], ref)
+        assert float(d[i].mean()) == pytest.approx(float(value), rel=1e-6)
+        for b in range(2):  # each item's distance is that item's single-example calc_dist
+            alone = loss.calc_dist(synth(theta_hat[b : b + 1], seed[:1]), x[b : b + 1], p)[0]
+            assert float(d[i, b]) == pytest.approx(float(alone), rel=1e-5)
