@@ -22,6 +22,11 @@ import torch
 from torch import nn
 
 
+def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached copies of ``module``'s state tensors."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 class WeightEMA:
     """Shadow copy of ``module``'s state (floating tensors averaged, others copied), started at ``step``."""
 
@@ -29,7 +34,7 @@ class WeightEMA:
         if not 0 < decay < 1:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay, self.updates, self.start = float(decay), 0, int(step)
-        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        self.shadow = _state_copy(module)
 
     def rate(self, n: int) -> float:
         """Share of the average kept by the n-th update (1-based): the running mean's ``n / (n + 1)``,
@@ -51,7 +56,7 @@ class WeightEMA:
     @contextmanager
     def applied(self, module: nn.Module) -> Iterator[nn.Module]:
         """``module`` with the averaged weights inside the block; its own weights are restored after."""
-        raw = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        raw = _state_copy(module)
         module.load_state_dict(self.shadow)
         try:
             yield module

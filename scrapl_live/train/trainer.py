@@ -276,6 +276,10 @@ class Trainer(PathWarmups):
         }
         if self.init_training is not None:  # the warm start's own training facts (e.g. stage A's command)
             card["training"]["init"] = {"checkpoint": self.cfg.init, **self.init_training}
+        ema = self.ema
+        averaged = ema is not None and not full  # best.pt: the validated (averaged) weights
+        if averaged:
+            card["training"]["weights"] = f"moving average (decay {ema.decay}) from step {ema.start}"
         out = {
             **encoder_checkpoint(self.encoder, card),
             "train_config": self.cfg.to_dict(),
@@ -284,12 +288,10 @@ class Trainer(PathWarmups):
             "history": self.history,
             "best": self.best,
         }
-        if self.ema is not None and not full:  # best.pt: the validated (averaged) weights, named in the card
-            out["encoder_state"] = {k: v.detach().cpu().clone() for k, v in self.ema.shadow.items()}
-            ema = self.ema
-            card["training"]["weights"] = f"moving average (decay {ema.decay}) from step {ema.start}"
-        if self.ema is not None and full:  # last.pt: raw weights to train on, and the average
-            out["ema"] = self.ema.state_dict()
+        if averaged:
+            out["encoder_state"] = {k: v.detach().cpu().clone() for k, v in ema.shadow.items()}
+        elif ema is not None:  # last.pt: raw weights to train on, and the average
+            out["ema"] = ema.state_dict()
         if full:
             out.update(
                 optimizer=self.opt.state_dict(),
@@ -307,7 +309,7 @@ class Trainer(PathWarmups):
         added since the checkpoint was written, such as ``init``, take their defaults)."""
         saved_cfg = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
         saved = dict(saved_cfg, max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
-        if saved["ema_decay"] is None and "ema" not in ckpt:
+        if saved["ema_decay"] is None:  # the average may start on resume
             saved["ema_decay"] = self.cfg.ema_decay
         if saved != self.cfg.to_dict():
             diff = sorted(k for k in saved if saved[k] != self.cfg.to_dict().get(k))
