@@ -13,7 +13,8 @@ from scrapl_live.train.config import LOSSES, SYNTHS, TrainConfig
 _HELP = {
     "batch_size": "global batch size (default: paper value of the synth)",
     "lr": "base learning rate (default: paper value of the synth)",
-    "max_steps": "optimiser steps in total",
+    "max_steps": "optimiser steps in total (raise it when resuming to extend a run: the LR keeps falling "
+    "linearly from its current value)",
     "epoch_steps": "steps between validation/checkpoints (default: one pass over the data)",
     "data": "folder of real one-shots mixed into training (tr808)",
     "real_per_batch": "items of each batch taken from --data",

@@ -136,6 +136,20 @@ def test_time_limit_pauses_after_the_step_that_ends_it(tmp_path) -> None:
 
 
 @pytest.mark.slow
+def test_raising_max_steps_on_resume_extends_the_linear_decay(tmp_path) -> None:
+    """A finished 3-step run resumed with --max-steps 6: the LR keeps falling linearly from where it
+    ended, at the 6-step schedule's slope (closed form of LinearLR's chained update)."""
+    run, lr0, f = tmp_path / "ext", 1e-3, 0.1
+    _train(run)
+    _train(run, "--max-steps", "6")
+    lrs = [float(r["lr"]) for r in CSVLog(run / "train.csv").rows]  # the LR after each step's update
+    first = [lr0 * (1 - (1 - f) * k / 3) for k in (1, 2, 3)]
+    then = [first[-1] * (1 - (1 - f) * k / 6) / (1 - (1 - f) * 3 / 6) for k in (4, 5, 6)]
+    assert lrs == pytest.approx(first + then, rel=1e-6)
+    assert load_checkpoint(run / "last.pt")["step"] == 6
+
+
+@pytest.mark.slow
 def test_resume_in_fresh_process_is_exact(tmp_path) -> None:
     _train(tmp_path / "full")
     _train(tmp_path / "split", "--stop-at", "2")
