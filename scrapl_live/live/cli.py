@@ -18,9 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="resynthesise the bundled example (808 drums + texture) offline: WAV, MIDI, PNG",
         description="Runs a reproducible example through the same engine as live mode and writes "
-        "input.wav, resynth.wav, hits.mid (notes + CC automation), compare.png into --out.",
+        "input.wav, resynth.wav, hits.mid (notes + CC automation), compare.png into --out-dir.",
     )
-    p.add_argument("--out", type=Path, default=Path("scrapl-live-demo"), help="output folder")
+    p.add_argument("--out-dir", type=Path, default=Path("scrapl-live-demo"), help="output folder")
+    p.add_argument("--out", type=Path, dest="out_dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--tr808-model", type=Path, default=None, help="encoder for the drums (default: shipped)")
     p.add_argument("--granular-model", type=Path, default=None,
                    help="encoder for the texture (default: shipped)")
@@ -30,43 +31,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "resynth", help="file mode: resynthesise an audio file through the live engine",
         description="Reads WAV/FLAC/MP3/OGG at any rate, mono or stereo; writes the resynthesis and "
-        "optionally a MIDI file of the hits with CC automation and/or plugin output.",
+        "optionally a MIDI file of the hits with CC automation and/or plugin output. Outputs are "
+        "checked before the work starts and written only when it completes.",
     )
     p.add_argument("input", type=Path, help="audio file")
-    p.add_argument("-o", "--output", type=Path, default=None, help="output WAV (default: IN.resynth.wav)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="output audio file, .wav/.flac/.ogg (default: INPUT.resynth.wav)")
     _engine_args(p)
-    p.add_argument("--mid", type=Path, default=None, help="also write a MIDI file (notes + CCs)")
-    p.add_argument("--block", type=int, default=256, help="engine block size in samples")
+    p.add_argument("--mid", type=Path, default=None, help="also write a MIDI file (notes + CCs), .mid")
+    _block_arg(p)
     p.set_defaults(func=_resynth)
 
-    p = subparsers.add_parser("live", help="real time: audio input → synth voices / MIDI / plugin")
-    p.add_argument("--input", default=None, help="input device (index or name substring)")
-    p.add_argument("--output", default=None, help="output device (index or name substring)")
+    p = subparsers.add_parser(
+        "live", help="real time: audio input → synth voices / MIDI / plugin",
+        description="Listens to an audio input, plays a voice per hit (or a texture) and sends MIDI or "
+        "drives a plugin, with a terminal view of the levels, hits, latency, model and fine-tuning "
+        "(--quiet: none). Ctrl-C stops.",
+    )
+    p.add_argument("--input-device", default=None, help="audio input device (index or name substring)")
+    p.add_argument("--output-device", default=None, help="audio output device (index or name substring)")
     _engine_args(p)
     p.add_argument("--midi-port", default=None, help="send MIDI to this port ('virtual' = own port)")
-    p.add_argument("--buffer", type=int, default=256, help="block size in frames")
-    p.add_argument("--sample-rate", type=int, default=48000)
+    _block_arg(p)
+    p.add_argument("--sample-rate", type=int, default=48000, help="audio rate (Hz)")
     p.add_argument("--queue-blocks", type=int, default=1,
                    help="output blocks allowed to queue (1 = lowest latency, more = fewer dropouts)")
     p.add_argument("--watch", action="store_true", help="hot-swap the model when its file changes")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-voices", action="store_true", help="do not play our synth voices")
+    p.add_argument("--quiet", action="store_true", help="no terminal view, only the summary at the end")
     p.add_argument("--capture", type=Path, default=None,
                    help="store every analysed hit (from its onset) + θ̂ in this capture store, in the "
                    "background")
-    p.add_argument("--finetune", type=Path, default=None, metavar="OUT",
-                   help="fine-tune on the --capture store in a background process (exports to OUT) and "
-                   "hot-swap each improved model")
+    p.add_argument("--finetune", type=Path, default=None, metavar="OUT_DIR",
+                   help="fine-tune on the --capture store in a background process (exports to OUT_DIR) "
+                   "and hot-swap each improved model")
     p.set_defaults(func=_live)
 
     p = subparsers.add_parser("devices", help="list audio devices and MIDI ports")
     p.set_defaults(func=_devices)
 
 
+def _block_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--block", type=int, default=256, help="engine block size in samples (frames)")
+    p.add_argument("--buffer", type=int, dest="block", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 def _engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--synth", choices=SYNTHS, default="tr808",
-                   help="which shipped model to use (with --model, the model card's synth decides)")
-    p.add_argument("--model", type=Path, default=None, help="exported encoder (.onnx with its card)")
+    p.add_argument("--synth", choices=SYNTHS, default=None,
+                   help="use the shipped model of this synth (default: tr808); with --model, it must "
+                   "match the model's synth")
+    p.add_argument("--model", type=Path, default=None, help="exported encoder (.onnx with its .json card)")
     p.add_argument("--plugin", default=None, help="plugin: PATH.vst3 or builtin:NAME (e.g. builtin:Reverb)")
     p.add_argument("--map", type=Path, default=None, help="parameter → CC/plugin mapping (TOML)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
@@ -80,8 +95,8 @@ def _one_torch_thread() -> None:
 
 
 def _model(args: argparse.Namespace):  # noqa: ANN202 - LoadedModel, imported lazily
-    from scrapl_live.live.demo import shipped_model
     from scrapl_live.live.model import load_model
+    from scrapl_live.resources import shipped_model
 
     _one_torch_thread()
     return load_model(args.model or shipped_model(args.synth), args.threads)
@@ -95,8 +110,9 @@ def _mapping(args: argparse.Namespace, names: list[str]):  # noqa: ANN202 - cont
 
 def _plugin_sink(args: argparse.Namespace, names: list[str], sr: int) -> list[object]:
     if args.plugin is None:
-        if args.map is not None and not (getattr(args, "mid", None) or getattr(args, "midi_port", None)):
-            raise ValueError("--map needs --plugin, --mid or --midi-port to apply to")
+        midi = "--midi-port" if hasattr(args, "midi_port") else "--mid"
+        if args.map is not None and not getattr(args, midi.strip("-").replace("-", "_"), None):
+            raise ValueError(f"--map needs --plugin or {midi} to apply to")
         return []
     from scrapl_live.control.plugins import PluginSink
 
@@ -113,30 +129,44 @@ def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN00
     texture = engine.mode == "texture"
     offset = engine.window if texture else 0
     time_col = "window end s" if texture else "onset s"
-    for col in ("#", time_col, "velocity", *[s.name for s in engine.specs][:4]):
-        table.add_column(col, justify="right")
-    for i, h in enumerate(engine.hits[:40]):
+    hits = list(engine.recent_hits)[:40]
+    labelled = any(getattr(h, "label", None) is not None for h in hits)
+    for col in ("#", time_col, *(["class"] if labelled else []), "velocity", *[s.name for s in engine.specs][:4]):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    first = engine.n_hits - len(engine.recent_hits)  # number of the oldest hit still held
+    for i, h in enumerate(hits):
         values = [f"{h.params[s.name]:.3g}" for s in engine.specs][:4]
         when = (h.t_samples + offset) / engine.sample_rate
-        table.add_row(str(i + 1), f"{when:.3f}", f"{h.velocity:.2f}", *values)
+        cls = [_class_cell(h)] if labelled else []
+        table.add_row(str(first + i + 1), f"{when:.3f}", *cls, f"{h.velocity:.2f}", *values)
     console = Console()
     console.print(table)
     rep = engine.latency.report(engine.sample_rate, engine.block_size, engine.window, device_ms)
     parts = ", ".join(f"{k.removesuffix('_ms')} {v:.1f}" for k, v in rep.items()
                       if k.endswith("_ms") and not k.endswith(("_p99_ms", "_cpu_ms")))
-    console.print(f"{len(engine.hits)} events; latency parts (ms): {parts}")
+    console.print(f"{engine.n_hits} events; latency parts (ms): {parts}")
+
+
+def _class_cell(hit) -> str:  # noqa: ANN001 - a hit or HitEvent
+    label, conf = getattr(hit, "label", None), getattr(hit, "confidence", None)
+    return "-" if label is None else label + ("" if conf is None else f" {conf:.2f}")
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from scrapl_live.cli_checks import check_model_file, check_output_folder
     from scrapl_live.live.demo import run_demo
 
+    check_output_folder(args.out_dir, "--out-dir")
+    for flag, path in (("--tr808-model", args.tr808_model), ("--granular-model", args.granular_model)):
+        if path is not None:
+            check_model_file(path, flag)
     _one_torch_thread()
     t0 = time.perf_counter()
-    result = run_demo(args.out, args.tr808_model, args.granular_model, threads=args.threads)
+    result = run_demo(args.out_dir, args.tr808_model, args.granular_model, threads=args.threads)
     for name, engine in result.engines.items():
         _summary(engine, f"{name}: {engine.slot.current.synth} encoder {engine.slot.current.path.name}")
     n_true = len(result.example.hit_times)
-    print(f"drum hits: {n_true} in the example, {len(result.engines['drums'].hits)} detected")
+    print(f"drum hits: {n_true} in the example, {result.engines['drums'].n_hits} detected")
     for name, path in result.files.items():
         print(f"{name:>13}: {path}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
@@ -144,19 +174,32 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _resynth(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from scrapl_live.atomic import staged
+    from scrapl_live.cli_checks import AUDIO_OUT, MIDI_OUT, check_output
     from scrapl_live.control.midifile import MidiFileSink
     from scrapl_live.live.offline import FILE_SAMPLE_RATE, resynth_file
 
+    if args.input.is_dir():
+        raise ValueError(f"{args.input} is a folder, not an audio file: resynth takes one file")
+    if not args.input.is_file():
+        raise FileNotFoundError(f"audio file not found: {args.input}")
+    out = check_output(args.output or args.input.with_suffix(".resynth.wav"), AUDIO_OUT, "-o/--output",
+                       [args.input])
+    mid = None if args.mid is None else check_output(args.mid, MIDI_OUT, "--mid", [args.input])
     model = _model(args)
     names = list(model.param_names)
     sinks = _plugin_sink(args, names, FILE_SAMPLE_RATE)
-    if args.mid is not None:
-        sinks.append(MidiFileSink(args.mid, _mapping(args, names), names, FILE_SAMPLE_RATE))
-    out = args.output or args.input.with_suffix(".resynth.wav")
-    result = resynth_file(args.input, model, out, sinks=sinks, block_size=args.block,
-                          threads=args.threads, progress=True)
+    with ExitStack() as stack:  # the files appear only when everything is done (never half-written)
+        tmp_out = stack.enter_context(staged(out))
+        if mid is not None:
+            sinks.append(MidiFileSink(stack.enter_context(staged(mid)), _mapping(args, names), names,
+                                      FILE_SAMPLE_RATE))
+        result = resynth_file(args.input, model, tmp_out, sinks=sinks, block_size=args.block,
+                              threads=args.threads, progress=True)
     _summary(result.engine, f"{args.input.name} → {out.name}")
-    print(f"wrote {out}" + (f" and {args.mid}" if args.mid else ""))
+    print(f"wrote {out}" + (f" and {mid}" if mid else ""))
     return 0
 
 
@@ -173,22 +216,31 @@ def _live(args: argparse.Namespace) -> int:
 
         port = None if args.midi_port == "virtual" else args.midi_port
         sinks.append(MidiSink(_mapping(args, names), names, args.sample_rate, port=port))
-    engine = Engine(model, args.sample_rate, args.buffer, sinks=sinks, play_voices=not args.no_voices,
+    engine = Engine(model, args.sample_rate, args.block, sinks=sinks, play_voices=not args.no_voices,
                     threads=args.threads, async_inference=True, job_priority=JOB_PRIORITY)
-    if args.watch:
-        engine.slot.watch(model.path)
-    capture, tuner = _finetune_parts(args, engine, model.path)
-    stream = LiveStream(engine, args.input, args.output, queue_blocks=args.queue_blocks,
-                        jack_client_name="scrapl-live")
-    print(f"live: {model.synth} encoder {model.path.name}, {args.sample_rate} Hz, {args.buffer}-frame "
-          f"blocks (device latency {stream.device_latency_ms:.1f} ms); Ctrl-C to stop")
+    capture = tuner = view = None
     try:
-        with stream:
-            t_end = None if args.duration is None else time.monotonic() + args.duration
-            while t_end is None or time.monotonic() < t_end:
-                time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
+        if args.watch:
+            engine.slot.watch(model.path)
+        capture, tuner = _finetune_parts(args, engine, model.path)
+        stream = LiveStream(engine, args.input_device, args.output_device, queue_blocks=args.queue_blocks,
+                            jack_client_name="scrapl-live")
+        print(f"live: {model.synth} encoder {model.path.name}, {args.sample_rate} Hz, {args.block}-frame "
+              f"blocks (device latency {stream.device_latency_ms:.1f} ms); Ctrl-C to stop")
+        try:
+            with stream:
+                if not args.quiet:
+                    from scrapl_live.live.dashboard import Dashboard
+
+                    view = Dashboard(engine, stream, args.finetune).start()
+                t_end = None if args.duration is None else time.monotonic() + args.duration
+                while t_end is None or time.monotonic() < t_end:
+                    time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if view is not None:
+                view.stop()
     finally:
         engine.close()
         if tuner is not None:

@@ -9,7 +9,6 @@ a MIDI file per part (notes + CC automation of every predicted parameter) and a 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from scrapl_live.audio import resample, save_audio
 from scrapl_live.live.engine import LIVE_SYNTH_OPTIONS, Engine
 from scrapl_live.live.model import load_model
 from scrapl_live.live.offline import FILE_SAMPLE_RATE, run_signal
+from scrapl_live.resources import shipped_model
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +57,6 @@ class Example:
     hit_times: list[int]  # true onsets of the drum part (samples)
     hit_names: list[str]
     drums_end: int  # drums in [0, drums_end), texture (if any) in [drums_end, N)
-
-
-def shipped_model(synth: str) -> Path:
-    """Path of the shipped encoder for ``synth`` (``$SCRAPL_LIVE_MODELS`` or the repo's ``models/``).
-
-    Raises FileNotFoundError with what to do when it is missing.
-    """
-    root = Path(os.environ.get("SCRAPL_LIVE_MODELS", Path(__file__).resolve().parents[2] / "models"))
-    path = root / f"{synth}.onnx"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"shipped model {path} not found: pass --{synth}-model PATH (any exported encoder, see "
-            f"`scrapl-live export`) or set SCRAPL_LIVE_MODELS to a folder holding {synth}.onnx"
-        )
-    return path
 
 
 def make_example(sample_rate: int = FILE_SAMPLE_RATE, texture: bool = True) -> Example:
