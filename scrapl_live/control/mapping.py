@@ -12,6 +12,13 @@ File format (every key optional except the per-parameter tables)::
     channel = 10          # 1..16
     note = 36             # note played for each hit, 0..127
     note_length = 0.1     # seconds from note-on to note-off
+    cc_once = false       # true: a hit's CCs are sent once, with its final prediction (default: with the
+                          # first prediction, then again whenever a refinement changes them)
+    confidence_cc = 102   # optional: the drum classifier's confidence (0..1 → 0..127) before each note
+
+    [classes.snare]       # optional, per drum class (kick snare tom closed_hat open_hat cymbal clap other)
+    note = 40             # note of hits of this class (General-MIDI defaults: DRUM_NOTES; other: midi.note)
+    plugin = "builtin:Reverb"  # optional: hits of this class also play this plugin (--plugin syntax)
 
     [params.decay]
     cc = 20               # 0..119 (7-bit) or 0..31 (bits = 14, LSB on cc + 32)
@@ -42,9 +49,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 UNDEFINED_CCS_14BIT: tuple[int, ...] = tuple(range(20, 32))
 UNDEFINED_CCS_7BIT: tuple[int, ...] = UNDEFINED_CCS_14BIT + (3, 9, 14, 15) + tuple(range(102, 120))
 
-_TOP_KEYS = {"midi", "params"}
-_MIDI_KEYS = {"channel", "note", "note_length"}
+_TOP_KEYS = {"midi", "params", "classes"}
+_MIDI_KEYS = {"channel", "note", "note_length", "cc_once", "confidence_cc"}
 _PARAM_KEYS = {"cc", "bits", "plugin", "range", "scale"}
+_CLASS_KEYS = {"note", "plugin"}
+
+DRUM_NOTES: dict[str, int] = {"kick": 36, "snare": 38, "tom": 45, "closed_hat": 42, "open_hat": 46,
+                              "cymbal": 49, "clap": 39}
+"""General-MIDI percussion notes of the drum classes; class "other" (and a hit with no class) plays
+the mapping's ``midi.note``."""
+DRUM_CLASSES: tuple[str, ...] = (*DRUM_NOTES, "other")
 
 
 @dataclass(frozen=True)
@@ -76,17 +90,32 @@ class ParamMap:
 
 
 @dataclass(frozen=True)
+class ClassMap:
+    """Where hits of one drum class go: their MIDI note and, optionally, a plugin of their own."""
+
+    name: str
+    note: int
+    plugin: str | None = None
+
+
+@dataclass(frozen=True)
 class Mapping:
-    """The whole mapping: MIDI channel/note/note length plus one :class:`ParamMap` per parameter."""
+    """The whole mapping: MIDI channel/note/note length, one :class:`ParamMap` per parameter and the
+    per-drum-class routing (notes, plugins, confidence controller)."""
 
     params: tuple[ParamMap, ...]
     channel: int = 1
     note: int = 36
     note_length: float = 0.1
+    cc_once: bool = False
+    classes: tuple[ClassMap, ...] = ()
+    confidence_cc: int | None = None
     _by_name: dict[str, ParamMap] = field(init=False, repr=False, compare=False)
+    _by_class: dict[str, ClassMap] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {p.name: p for p in self.params})
+        object.__setattr__(self, "_by_class", {c.name: c for c in self.classes})
 
     def __getitem__(self, name: str) -> ParamMap:
         if name not in self._by_name:
@@ -130,14 +159,32 @@ class Mapping:
                 out += [[status, pm.cc, v >> 7], [status, pm.cc + 32, v & 0x7F]]
         return out
 
-    def note_on_bytes(self, velocity: float) -> list[int]:
-        """Note-on for a hit; velocity ∈ [0, 1] → 1..127 (0 would mean note-off)."""
-        v = int(round(min(max(float(velocity), 0.0), 1.0) * 127))
-        return [0x90 | (self.channel - 1), self.note, max(1, v)]
+    def note_for(self, label: str | None = None) -> int:
+        """The note of a hit of drum class ``label``: the file's [classes.<label>] note, else the
+        General-MIDI one (DRUM_NOTES); class "other", an unknown class or None play ``note``."""
+        if label in self._by_class:
+            return self._by_class[label].note
+        return DRUM_NOTES.get(label, self.note) if label is not None else self.note
 
-    def note_off_bytes(self) -> list[int]:
-        """Note-off for the hit note."""
-        return [0x80 | (self.channel - 1), self.note, 0]
+    def class_plugins(self) -> dict[str, str]:
+        """Drum class → its own plugin (classes routed to a plugin only)."""
+        return {c.name: c.plugin for c in self.classes if c.plugin is not None}
+
+    def note_on_bytes(self, velocity: float, label: str | None = None) -> list[int]:
+        """Note-on for a hit of class ``label``; velocity ∈ [0, 1] → 1..127 (0 would mean note-off)."""
+        v = int(round(min(max(float(velocity), 0.0), 1.0) * 127))
+        return [0x90 | (self.channel - 1), self.note_for(label), max(1, v)]
+
+    def note_off_bytes(self, label: str | None = None) -> list[int]:
+        """Note-off for the note of class ``label``."""
+        return [0x80 | (self.channel - 1), self.note_for(label), 0]
+
+    def confidence_bytes(self, confidence: float | None) -> list[list[int]]:
+        """The classifier-confidence controller message ([] without a controller or a confidence)."""
+        if self.confidence_cc is None or confidence is None:
+            return []
+        v = int(round(min(max(float(confidence), 0.0), 1.0) * 127))
+        return [[0xB0 | (self.channel - 1), self.confidence_cc, v]]
 
     def note_samples(self, sample_rate: int) -> int:
         """Note length in samples at ``sample_rate`` (at least 1)."""
@@ -156,8 +203,15 @@ class Mapping:
                 if p.range is not None:
                     d["range"] = list(p.range)
             params[p.name] = d
-        return {"midi": {"channel": self.channel, "note": self.note, "note_length": self.note_length},
-                "params": params}
+        midi: dict[str, Any] = {"channel": self.channel, "note": self.note, "note_length": self.note_length,
+                                "cc_once": self.cc_once}
+        if self.confidence_cc is not None:
+            midi["confidence_cc"] = self.confidence_cc
+        out: dict[str, Any] = {"midi": midi, "params": params}
+        if self.classes:
+            out["classes"] = {c.name: {"note": c.note} | ({"plugin": c.plugin} if c.plugin else {})
+                              for c in self.classes}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mapping:
@@ -174,12 +228,20 @@ class Mapping:
             math.isfinite(note_length) and note_length > 0
         ):
             raise ValueError(f"mapping: midi.note_length must be positive seconds, got {note_length!r}")
+        cc_once = midi.get("cc_once", False)
+        if not isinstance(cc_once, bool):
+            raise ValueError(f"mapping: midi.cc_once must be true or false, got {cc_once!r}")
         tables = data.get("params")
         if not isinstance(tables, dict) or not tables:
             raise ValueError("mapping: needs a non-empty [params.<name>] table per mapped parameter")
         params = tuple(_param_from_dict(name, d) for name, d in tables.items())
-        _check_cc_collisions(params)
-        return cls(params=params, channel=channel, note=note, note_length=float(note_length))
+        confidence_cc = midi.get("confidence_cc")
+        if confidence_cc is not None:
+            confidence_cc = _int(confidence_cc, "midi.confidence_cc", 0, 119)
+        _check_cc_collisions(params, confidence_cc)
+        classes = _classes_from_dict(data.get("classes", {}))
+        return cls(params=params, channel=channel, note=note, note_length=float(note_length),
+                   cc_once=cc_once, classes=classes, confidence_cc=confidence_cc)
 
 
 def check_theta(theta: np.ndarray, n_params: int) -> np.ndarray:
@@ -237,9 +299,28 @@ def _param_from_dict(name: str, d: Any) -> ParamMap:
     return ParamMap(name=name, cc=cc, bits=bits, plugin=plugin, range=rng, scale=scale)
 
 
-def _check_cc_collisions(params: Sequence[ParamMap]) -> None:
+def _classes_from_dict(tables: Any) -> tuple[ClassMap, ...]:
+    if not isinstance(tables, dict):
+        raise ValueError("mapping: [classes] must be a table of [classes.<class>] tables")
+    out = []
+    for name, d in tables.items():
+        key = f"classes.{name}"
+        if name not in DRUM_CLASSES:
+            raise ValueError(f"mapping: unknown drum class [{key}]; classes: {list(DRUM_CLASSES)}")
+        if not isinstance(d, dict):
+            raise ValueError(f"mapping: {key} must be a table, got {d!r}")
+        _no_unknown(d, _CLASS_KEYS, key + ".")
+        note = _int(d.get("note", DRUM_NOTES.get(name, 36)), f"{key}.note", 0, 127)
+        plugin = d.get("plugin")
+        if plugin is not None and (not isinstance(plugin, str) or not plugin):
+            raise ValueError(f"mapping: {key}.plugin must be PATH.vst3 or builtin:NAME, got {plugin!r}")
+        out.append(ClassMap(name=name, note=note, plugin=plugin))
+    return tuple(out)
+
+
+def _check_cc_collisions(params: Sequence[ParamMap], confidence_cc: int | None = None) -> None:
     """Each controller number (including 14-bit LSB partners) may carry one parameter only."""
-    owner: dict[int, str] = {}
+    owner: dict[int, str] = {} if confidence_cc is None else {confidence_cc: "midi.confidence_cc"}
     for p in params:
         if p.cc is None:
             continue
@@ -278,7 +359,8 @@ def default_mapping(param_names: Sequence[str], bits: int = 7, channel: int = 1,
     ``param_names``: the model's parameters in θ order (the model card's ``param_names``).
 
     7-bit: CCs 20..31, 3, 9, 14, 15, 102..119 (up to 34 parameters); 14-bit: CCs 20..31 (MSB) with
-    52..63 (LSB), up to 12 parameters. No plugin targets (those depend on the plugin).
+    52..63 (LSB), up to 12 parameters. The classifier's confidence goes on the first 7-bit one left.
+    No plugin targets (those depend on the plugin); drum classes play their General-MIDI notes.
     """
     if bits not in (7, 14):
         raise ValueError(f"bits must be 7 or 14, got {bits!r}")
@@ -289,4 +371,7 @@ def default_mapping(param_names: Sequence[str], bits: int = 7, channel: int = 1,
     if len(names) > len(pool):
         raise ValueError(f"param_names: {len(names)} names, only {len(pool)} free {bits}-bit controllers")
     params = tuple(ParamMap(name=n, cc=cc, bits=bits) for n, cc in zip(names, pool, strict=False))
-    return Mapping.from_dict(Mapping(params=params, channel=channel, note=note).to_dict())
+    used = {c for p in params for c in ((p.cc,) if bits == 7 else (p.cc, p.cc + 32))}
+    confidence_cc = next((c for c in UNDEFINED_CCS_7BIT if c not in used), None)
+    mapping = Mapping(params=params, channel=channel, note=note, confidence_cc=confidence_cc)
+    return Mapping.from_dict(mapping.to_dict())
