@@ -139,7 +139,8 @@ class OneShotFolderDataset(Dataset):
     """Real one-shots from a folder: resampled, mono, onset-aligned, trimmed/padded, peak-normalised.
 
     Files are sorted, shuffled with ``split_seed`` and cut 62.4/18.8/18.8 % into train/val/test
-    (split="all" keeps every file, e.g. for a held-out test kit). ``max_files`` keeps the first files
+    (split="all" keeps every file, e.g. for a held-out test kit) — unless ``root`` holds a drum-corpus
+    manifest (:mod:`.drumdata`, split by kit), whose splits are used. ``max_files`` keeps the first files
     of the shuffled order (deterministic). In the train split each item is delayed by a meso shift
     δ ∈ [0, ``max_shift``] samples that is re-drawn every epoch from (``split_seed``, epoch, index)
     — call :meth:`set_epoch`; val/test items are never shifted (δ = 0, micro).
@@ -162,12 +163,15 @@ class OneShotFolderDataset(Dataset):
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
         if not 0 <= max_shift < n_samples:
             raise ValueError(f"max_shift must be in [0, n_samples), got {max_shift}")
-        files = list_audio_files(root)
+        from scrapl_live.train.drumdata import manifest_files
+
+        listed = manifest_files(root, split)
+        files = list_audio_files(root) if listed is None else listed
         if not files:
             raise ValueError(f"no WAV/FLAC/MP3/OGG/AIFF files under root={root}")
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(int(split_seed))).tolist()
         files = [files[i] for i in order]
-        if split != "all":
+        if split != "all" and listed is None:
             n_train = int(round(len(files) * FOLDER_SPLIT_FRACTIONS[0]))
             n_val = int(round(len(files) * FOLDER_SPLIT_FRACTIONS[1]))
             bounds = {

@@ -8,13 +8,14 @@ never be trained on. ``DIR/manifest.json`` lists every file with its kit, instru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from scrapl_live.encoder.card import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,20 @@ def _run(cmd: list[str], cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed: {exc.stderr.strip()}") from exc
 
 
-def download_debs(deb_dir: Path) -> list[Path]:
-    """Fetch the two packages' .deb files into ``deb_dir`` unless already there. Returns their paths."""
+def download_debs(deb_dir: Path, packages: tuple[str, ...] = PACKAGES) -> list[Path]:
+    """Fetch the packages' .deb files into ``deb_dir`` unless already there. Returns their paths."""
     deb_dir.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in PACKAGES if not list(deb_dir.glob(f"{p}_*.deb"))]
+    missing = [p for p in packages if not list(deb_dir.glob(f"{p}_*.deb"))]
     if missing:
         log.info("apt-get download %s", " ".join(missing))
         _run(["apt-get", "download", *missing], cwd=deb_dir)
-    return [sorted(deb_dir.glob(f"{p}_*.deb"))[-1] for p in PACKAGES]
+    return [sorted(deb_dir.glob(f"{p}_*.deb"))[-1] for p in packages]
+
+
+def dpkg_extract(debs: list[Path], staging: Path) -> None:
+    """``dpkg -x`` every package into ``staging`` (no root needed)."""
+    for deb in debs:
+        _run(["dpkg", "-x", str(deb), str(staging)], cwd=staging)
 
 
 def instrument_names(drumkit_xml: Path) -> dict[str, str]:
@@ -59,12 +66,24 @@ def instrument_names(drumkit_xml: Path) -> dict[str, str]:
     return names
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def kit_samples(kit: Path) -> list[tuple[Path, str]]:
+    """(sample file, instrument name or "") of every sample under one unpacked kit folder, sorted."""
+    names = instrument_names(kit / "drumkit.xml")
+    return [
+        (src, names.get(src.name, ""))
+        for src in sorted(kit.rglob("*"))
+        if src.is_file() and src.suffix.lower() in SAMPLE_EXTENSIONS
+    ]
+
+
+def unpack(debs: list[Path], staging: Path) -> list[Path]:
+    """``dpkg -x`` the packages into ``staging``; returns the kit folders. RuntimeError when none."""
+    dpkg_extract(debs, staging)
+    root = staging / KIT_ROOT
+    kits = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not kits:
+        raise RuntimeError(f"no drum kits found in {[d.name for d in debs]}")
+    return kits
 
 
 def extract_hydrogen(dest: str | Path, test_kits: tuple[str, ...] = TEST_KITS) -> dict:
@@ -77,29 +96,20 @@ def extract_hydrogen(dest: str | Path, test_kits: tuple[str, ...] = TEST_KITS) -
     staging = dest / "_staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for deb in debs:
-        _run(["dpkg", "-x", str(deb), str(staging)], cwd=dest)
-    kits = sorted(p for p in (staging / KIT_ROOT).iterdir() if p.is_dir())
-    if not kits:
-        raise RuntimeError(f"no drum kits found in {[d.name for d in debs]}")
+    kits = unpack(debs, staging)
     for split in ("train", "test"):
         shutil.rmtree(dest / split, ignore_errors=True)
     files = []
     for kit in kits:
         split = "test" if kit.name in test_kits else "train"
-        names = instrument_names(kit / "drumkit.xml")
-        for src in sorted(kit.rglob("*")):
-            if not (src.is_file() and src.suffix.lower() in SAMPLE_EXTENSIONS):
-                continue
+        for src, instrument in kit_samples(kit):
             rel = Path(split) / kit.name / src.relative_to(kit)
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dest / rel)
-            files.append(
-                {"path": str(rel), "kit": kit.name, "instrument": names.get(src.name, ""), "split": split}
-            )
+            files.append({"path": str(rel), "kit": kit.name, "instrument": instrument, "split": split})
     shutil.rmtree(staging)
     manifest = {
-        "packages": [{"deb": d.name, "sha256": _sha256(d)} for d in debs],
+        "packages": [{"deb": d.name, "sha256": file_sha256(d)} for d in debs],
         "test_kits": list(test_kits),
         "n_train": sum(f["split"] == "train" for f in files),
         "n_test": sum(f["split"] == "test" for f in files),
