@@ -2,7 +2,7 @@
 
 SCRAPL's one-path-per-step gradient is noisy, and so are the weights it leaves: on the granular texture
 the validation θ L1 of a k = 4 run wanders by ±20‰ between validations 500 steps apart even at a tenth of
-the base learning rate (docs/results.md, session 12). The average of the recent weights sits nearer the
+the base learning rate (docs/results.md). The average of the recent weights sits nearer the
 middle of that wander. It is passive — training steps see only the raw weights, so a run with an EMA
 follows exactly the trajectory of the run without — and it can therefore also be switched on when
 resuming a run that had none.

@@ -1,4 +1,4 @@
-"""The issue's acceptance test: fine-tuning the shipped tr808 encoder on Hydrogen drum kits (training kits,
+"""Fine-tuning the shipped tr808 encoder on Hydrogen drum kits (training kits,
 never the TR808EmulationKit test kit) for a few minutes on CPU lowers the held-out JTFS distance on those
 kits — the worker's own metric and an independent one (ONNX runtime, 12 other JTFS paths)."""
 
