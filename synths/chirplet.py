@@ -1,4 +1,4 @@
-"""AM/FM chirplet (REFERENCE §4b), vectorised over the batch.
+"""AM/FM chirplet (the paper's chirplet synth), vectorised over the batch.
 
 One exponential chirp starting at f0 (frequency f0·2^{fm·t}, t centred on the middle sample) under a
 Gaussian window of std 0.1·bw/fm samples, scaled by fm, amplitude-modulated by sin(2π·(am/2)·t), then

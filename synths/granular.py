@@ -1,11 +1,11 @@
-"""Granular chirplet texture (REFERENCE §4a), vectorised over batch and grains.
+"""Granular chirplet texture (the paper's texture synth), vectorised over batch and grains.
 
 Each of the 64 grains is an exponential chirp ``sin(2π·cumsum(f_k·2^{γt}/sr))`` with a log-uniform start
 frequency f_k ∈ [256, 2048] Hz, a Hann window, amplitude a_k(θ_density)/sqrt(f_k), and a random onset;
 the grains are overlap-added and the texture is normalised to unit L2 norm.  θ_density sets how many
 grains are audible (θ = 1: all equal), θ_slope the shared chirp rate γ (oct/s).
 
-Fixes of the reference (REFERENCE §9.8): all grains of all items are one (B, K, G) tensor placed with a
+Fixes of the reference implementation: all grains of all items are one (B, K, G) tensor placed with a
 single ``index_add`` (the reference rolls a zero-padded copy per grain, in a loop per item; its onsets
 are ≤ N - G so the roll never wraps and overlap-add is the same), and the per-item draws (64 start
 frequencies, then 64 onsets, as the reference) come from a CPU generator seeded with the item's seed, so
