@@ -1,14 +1,13 @@
 """SCRAPLLoss step time and memory: scrapl-live vs scrapl-loss 0.1.0, measured in the same run.
 
 Each measurement runs in a fresh process (ours: a subprocess; the reference: ``tests/reference.py``'s
-child process), 2 threads each, so its peak RSS (ru_maxrss) is its own.  The SAME timing script runs
-in both: forward + backward of ``loss(x, x_target, path_idx=p)`` for a fixed, seeded sequence of paths,
-median over ``--steps`` (granular) / ``--steps-808`` steps after 2 warm-up steps, P-Adam/P-SAGA off
-and no params attached (as the paper's Table 5).  Also measured (ours only): the ``lean=True`` step,
-the floor — a first-order scalogram forward+backward of just the bands each path needs — and k = 4
-paths per step; and, with
-attached params (~330k weights, P = 315), the per-step cost of the P-Adam + P-SAGA gradient hooks
-through ``SCRAPLLoss.grad_hook``.
+child process), ``--threads`` each (default 2), so its peak RSS (ru_maxrss) is its own.  The SAME timing
+script runs in both: forward + backward of ``loss(x, x_target, path_idx=p)`` for a fixed, seeded sequence
+of paths, median over ``--steps`` (granular) / ``--steps-808`` steps after 2 warm-up steps, P-Adam/P-SAGA
+off and no params attached (as the paper's Table 5).  Also measured (ours only): the floor — a
+first-order scalogram forward+backward of just the bands each path needs — and k = 4 paths per step;
+and, with attached params (~330k weights, P = 315), the per-step cost of the P-Adam + P-SAGA gradient
+hooks through ``SCRAPLLoss.grad_hook``.
 
     python benchmarks/bench_loss.py            # granular B=4, 808 B=8, hooks
     python benchmarks/bench_loss.py --quick    # granular only, 10 steps
@@ -77,11 +76,6 @@ if inputs["k4"]:
         x = x0.clone().requires_grad_(True)
         k_loss(x, xt, path_idx=[g[i] for g in groups]).backward()
     outputs["step_k4"] = median_time(step_k, list(range(inputs["extra_steps"])))
-lean_loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False, lean=True)
-def step_lean(p):
-    x = x0.clone().requires_grad_(True)
-    lean_loss(x, xt, path_idx=p).backward()
-outputs["step_lean"] = median_time(step_lean, paths)  # after the exact steps: RSS peak stays theirs
 """
 
 HOOKS = """
@@ -129,10 +123,13 @@ outputs["rss"] = rss_mb()
 """
 
 
+THREADS = 2
+
+
 def run_ours(code: str, inputs: dict) -> dict:
     """Run ``code`` with our SCRAPLLoss, ``torch`` and ``inputs`` in scope in a fresh interpreter."""
     script = (
-        "import json, torch\ntorch.set_num_threads(2)\nfrom scrapl_live.loss import SCRAPLLoss\n"
+        f"import json, torch\ntorch.set_num_threads({THREADS})\nfrom scrapl_live.loss import SCRAPLLoss\n"
         f"inputs = json.loads({json.dumps(json.dumps(inputs))})\noutputs = {{}}\n"
         + textwrap.dedent(code) + "\nprint(json.dumps(outputs))\n"
     )
@@ -153,12 +150,16 @@ def main() -> None:
     ap.add_argument("--tuned-malloc", action="store_true",
                     help="both children keep freed memory in the heap (scrapl_live.allocator's settings, "
                     "as the scrapl-live CLI runs); default: glibc's defaults for both")
+    ap.add_argument("--threads", type=int, default=THREADS, help="torch threads of each child (default 2)")
     args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
     if args.tuned_malloc:
         os.environ.update(malloc_env())  # inherited by our child and the reference's alike
     steps = 10 if args.quick else args.steps
     cmd = "python benchmarks/bench_loss.py" + (" --quick" if args.quick else "")
     cmd += " --tuned-malloc" if args.tuned_malloc else ""
+    cmd += f" --threads {THREADS}" if THREADS != 2 else ""
     rows = []
     configs = [("granular", GRANULAR, 4, steps)] + ([] if args.quick else [("808", TR808, 8, args.steps_808)])
     for name, cfg, batch, n_steps in configs:
@@ -166,7 +167,7 @@ def main() -> None:
         inputs = {"cfg": cfg, "batch": batch, "steps": n_steps, "extra_steps": min(args.extra_steps, n_steps),
                   "k4": k4}
         ours = run_ours(_COMMON + STEP + OURS_EXTRA, inputs)
-        ref = run_reference(_COMMON + STEP, inputs, threads=2, timeout=3600)
+        ref = run_reference(_COMMON + STEP, inputs, threads=THREADS, timeout=3600)
         tag = f"{name} (P={'315' if name == 'granular' else '483'}), B={batch}"
         rows += [
             (f"fwd+bwd step, {tag}, median of {n_steps}", f"{ours['step'] * 1e3:.0f} ms",
@@ -176,9 +177,6 @@ def main() -> None:
             (f"floor: first-order scalogram fwd+bwd of the needed bands, {tag}",
              f"{ours['floor'] * 1e3:.0f} ms", "–", f"step = {ours['step'] / ours['floor']:.2f}× floor"),
         ]
-        rows.append((f"lean=True (time padded to the next power of two, not reference values), {tag}",
-                     f"{ours['step_lean'] * 1e3:.0f} ms", f"{ref['step'] * 1e3:.0f} ms",
-                     f"{ref['step'] / ours['step_lean']:.2f}× faster"))
         if k4:
             k_ms, ref_ms = ours["step_k4"] * 1e3, ref["step"] * 1e3
             rows.append((f"k=4 paths per step (shared scalogram), {tag}", f"{k_ms:.0f} ms",
@@ -186,7 +184,7 @@ def main() -> None:
     if not (args.quick or args.no_hooks):
         inputs = {"shapes": SHAPES, "steps": max(steps, 20)}
         ours = run_ours(_COMMON.split("cfg, B")[0] + HOOKS, inputs)
-        ref = run_reference(_COMMON.split("cfg, B")[0] + HOOKS, inputs, threads=2)
+        ref = run_reference(_COMMON.split("cfg, B")[0] + HOOKS, inputs, threads=THREADS)
         rows += [
             ("P-Adam+P-SAGA grad hooks per step, 328,512 weights, P=315", f"{ours['hook'] * 1e3:.2f} ms",
              f"{ref['hook'] * 1e3:.2f} ms", f"{ref['hook'] / ours['hook']:.1f}× faster"),
@@ -196,7 +194,7 @@ def main() -> None:
     if args.full_jtfs:
         inputs = {"cfg": GRANULAR, "batch": 4, "steps": 2, "extra_steps": 0, "k4": False}
         ours = run_ours(_COMMON + FULL, inputs)
-        ref = run_reference(_COMMON + REF_FULL, inputs, threads=2, timeout=3600)
+        ref = run_reference(_COMMON + REF_FULL, inputs, threads=THREADS, timeout=3600)
         rows += [
             ("full-JTFS loss fwd+bwd, granular, B=4 (one step)", f"{ours['full']:.1f} s",
              f"{ref['full']:.1f} s", f"{ref['full'] / ours['full']:.2f}× faster"),

@@ -3,8 +3,9 @@
 Start weights come from the last checkpoint of ``out_dir`` (resume) or else from ``model``: an ONNX
 encoder (weights read back with ``onnx_to_torch``) or a ``.pt`` checkpoint. Each step renders
 x̂ = synth(encoder(x), seed) for a batch of the user's training samples and minimises the SCRAPL
-distance to x; the gradients are rewritten optimizer-side by P-Adam/P-SAGA, then SGD steps (as the
-trainer). Every random choice of step s is a function of (seed, s), so a resumed run continues exactly.
+distance to x; the gradients are rewritten optimizer-side by P-Adam/P-SAGA, then SGD steps (loss and
+optimiser built by the trainer's ``make_objective``, the θ-IS warm-up by its ``theta_is_warmup``). Every
+random choice of step s is a function of (seed, s), so a resumed run continues exactly.
 
 Targets shorter than the synth's output are compared over their captured span: x̂ is zeroed after it.
 Held-out metric: the SCRAPL loss in eval mode, i.e. the mean JTFS distance over a fixed, evenly spread
@@ -77,16 +78,10 @@ class FinetuneWorker:
         import synths
 
         self.synth = synths.get(self.synth_name, **self.train_cfg.synth_options).to(self.device)
-        from scrapl_live.train.losses import make_train_loss
+        from scrapl_live.train.losses import make_objective
 
-        self.loss = make_train_loss(self.train_cfg, self.synth).to(self.device)
-        self.loss.table_dtype = TABLE_DTYPES[cfg.table_dtype]  # read by attach_params
-        params = list(self.encoder.parameters())
-        if self.train_cfg.pathwise:
-            self.loss.attach_params(params, hooks=False)
-            self.opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr)
-        else:
-            self.opt = torch.optim.Adam(params, lr=cfg.lr)
+        self.loss, self.opt = make_objective(self.train_cfg, self.synth, self.encoder.parameters(),
+                                             self.device, table_dtype=TABLE_DTYPES[cfg.table_dtype])
         self.step, self.history, self.best = 0, [], None
         self.exports, self.started = 0, time.time()
         self._stop = False
@@ -162,21 +157,14 @@ class FinetuneWorker:
         return total / x.shape[0]
 
     def _theta_is(self) -> None:
-        """θ-IS warm-up (as the trainer's) on up to ``batch_size`` training samples, P-Adam/P-SAGA off."""
+        """θ-IS warm-up (the trainer's function) on up to ``batch_size`` training samples."""
+        from scrapl_live.train.warmups import theta_is_warmup
+
         x = self.data.train[: self.cfg.batch_size].to(self.device)
         seed_hat = torch.arange(x.shape[0])
-        params = list(self.encoder.parameters())
-        if self.train_cfg.pathwise:
-            self.loss.attach_params([])
-        self.encoder.eval()
-        window = self.encoder.config.window
-        self.loss.warmup_lc_hvp(theta_fn=lambda x: self.encoder(x[..., :window]),
-                                synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
-                                theta_fn_kwargs=[{"x": x}], params=params,
-                                save_dir=str(self.out / "theta_is"),
-                                n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed)
-        if self.train_cfg.pathwise:
-            self.loss.attach_params(params, hooks=False)
+        theta_is_warmup(self.loss, self.encoder, self.encoder.config.window,
+                        synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]), batches=[x],
+                        save_dir=self.out / "theta_is", n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed)
 
     # Evaluation and export -------------------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:

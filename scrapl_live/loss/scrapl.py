@@ -26,20 +26,11 @@ from scrapl_live.scattering.jtfs import JTFS
 log = logging.getLogger(__name__)
 
 
-def balance_weights(dists: torch.Tensor, eps: float) -> torch.Tensor:
-    """Weights of ``balance_paths`` for per-example distances (k, B): (mean of the k distances on each
-    example) / (each distance), so that Σ_p w_p d_p keeps the value and every path gets an equal say."""
-    return dists.mean(0, keepdim=True) / dists.clamp(min=eps)
-
-
 class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
     """Scattering transform with random paths as a loss (constructor as scrapl-loss 0.1.0, plus extras).
 
     Extra keyword arguments beyond the reference:
       paths_per_step: k ≥ 1 distinct paths per training call; the loss is their mean.
-      balance_paths: with k > 1 paths, weight each path's distance on each example by (the mean of the k
-        distances on that example) / (its own), detached: the value stays the plain mean, but every path
-        gets an equal say in the gradient (∝ Σ_p ∇d_p / d_p) instead of the loudest one leading it.
       eval_paths: paths used in ``eval()`` mode when no ``path_idx`` is given: "all", a count k (k evenly
         spread paths) or a list of indices; the mean over them is returned and no sampler state changes.
       sampling_seed: if set, the draw at training step t uses a generator seeded from (sampling_seed, t),
@@ -48,8 +39,6 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
       saga_denominator: "paper" (default: the paper's P-SAGA average) or "reference" (reproduces scrapl-loss
         0.1.0's denominator on revisits, REFERENCE §2.5); see ``PathwiseGradTransform``.
       table_dtype: storage dtype of the P-Adam/P-SAGA path tables (bfloat16/float16 save memory).
-      lean: pad time only to the next power of two (``JTFS(lean=True)``): ~2x faster in the paper's
-        configurations; values differ from the reference near the borders.
     """
 
     def __init__(
@@ -78,12 +67,10 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         p_adam_eps: float = 1e-8,
         *,
         paths_per_step: int = 1,
-        balance_paths: bool = False,
         eval_paths: int | str | Sequence[int] = 8,
         sampling_seed: int | None = None,
         saga_denominator: Literal["paper", "reference"] = "paper",
         table_dtype: torch.dtype = torch.float32,
-        lean: bool = False,
     ) -> None:
         super().__init__()
         if not p > 0:
@@ -101,8 +88,6 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
             raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac}")
         if isinstance(paths_per_step, bool) or not isinstance(paths_per_step, int) or paths_per_step < 1:
             raise ValueError(f"paths_per_step must be an integer >= 1, got {paths_per_step!r}")
-        if not isinstance(balance_paths, bool):
-            raise ValueError(f"balance_paths must be a bool, got {balance_paths!r}")
         if saga_denominator not in ("paper", "reference"):
             raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
         self.shape, self.J, self.Q1, self.Q2, self.J_fr, self.Q_fr, self.T, self.F = (
@@ -120,13 +105,12 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         self.eps = eps
         self.p_adam_b1, self.p_adam_b2, self.p_adam_eps = p_adam_b1, p_adam_b2, p_adam_eps
         self.paths_per_step = paths_per_step
-        self.balance_paths = balance_paths
         self.sampling_seed = sampling_seed
         self.saga_denominator = saga_denominator
         self.table_dtype = table_dtype
         self._init_grad_state()
 
-        self.jtfs = JTFS(shape, J, Q1, Q2, J_fr, Q_fr, T=T, F=F, lean=lean)
+        self.jtfs = JTFS(shape, J, Q1, Q2, J_fr, Q_fr, T=T, F=F)
         self.meta = self.jtfs.meta
         self.scrapl_keys: list[tuple[int, int]] = list(self.jtfs.scrapl_keys)
         self.n_paths = len(self.scrapl_keys)
@@ -264,8 +248,6 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
             paths = self.eval_path_indices
         pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), paths)
         dists = torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])  # (k, B·C)
-        if self.balance_paths and len(paths) > 1:
-            dists = dists * balance_weights(dists.detach(), self.eps)
         dist = dists.mean()
         if self.training or path_idx is not None:
             self.curr_path_idx, self.curr_path_indices = paths[0], paths

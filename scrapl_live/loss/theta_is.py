@@ -38,15 +38,6 @@ class ThetaISMixin(nn.Module):
             self.updated_path_indices[u].update(int(p) for p in paths)
         self._check_probs()
 
-    def set_path_values(self, vals: Mapping[int, torch.Tensor]) -> None:
-        """Sampling probabilities from any per-path importance values {path: (U,) ≥ 0} (e.g. descent
-        votes, :mod:`scrapl_live.train.votes`), by the θ-IS rule: normalised per θ dimension, mixed with
-        ``min_prob_frac``, averaged over θ; they become part of the loss state like θ-IS's."""
-        if self.loaded_probs_path is not None:
-            raise ValueError(f"cannot set values: external probs loaded from {self.loaded_probs_path!r}")
-        probs = warmup.probs_from_vals(vals, self.n_paths, self.n_theta, self.min_prob_frac, self.eps)
-        self._apply_theta_probs(probs, sorted(vals))
-
     def warmup_lc_hvp(
         self,
         theta_fn: Callable[..., torch.Tensor],

@@ -58,7 +58,6 @@ class JTFSConfig:
         Q_fr: int,
         T: int | str | None,
         F: int | str | None,
-        lean: bool = False,
     ) -> JTFSConfig:
         """Validate the constructor arguments (ValueError naming the bad one) and derive everything."""
         _check_int("shape", shape, 2)
@@ -68,7 +67,7 @@ class JTFSConfig:
         f = _parse_support("F", F, 2**J_fr, (J + 1) * Q1)
         if f > 2**J_fr:
             raise ValueError(f"F={f} must be <= 2^J_fr={2**J_fr} so that all paths share one shape")
-        n_pad = fb.padded_length(shape, t, lean)
+        n_pad = fb.padded_length(shape, t)
         cfg = cls(
             shape,
             J,

@@ -102,14 +102,9 @@ def temporal_support(spec: np.ndarray, criterion: float = 1e-3) -> int:
     return int(below[0]) + 1 if below.size else half
 
 
-def padded_length(n: int, t: int, lean: bool = False) -> int:
-    """Time padding N_pad = 2^min(ceil(log2(N + 2*min_to_pad)), floor(log2(3N-2))) (REFERENCE §1.2).
-
-    ``lean``: just the next power of two, 2^ceil(log2(N)) (no room for the low-pass's support: borders
-    wrap around or see less reflection), which halves N_pad in the paper's configurations.
-    """
-    if lean:
-        return 2 ** math.ceil(math.log2(n))
+def padded_length(n: int, t: int) -> int:
+    """Time padding N_pad = 2^min(ceil(log2(N + 2*min_to_pad)), floor(log2(3N-2))), min_to_pad = 3 × the
+    low-pass's half support: room for the reflection on both sides (docs/method.md#jtfs)."""
     min_to_pad = 3 * temporal_support(morlet_spectrum(n, 0.0, SIGMA0 / t))
     return 2 ** min(math.ceil(math.log2(n + 2 * min_to_pad)), math.floor(math.log2(3 * n - 2)))
 

@@ -49,8 +49,6 @@ class JTFS(nn.Module):
 
     ``forward(x)`` is the full joint transform (first-order and second-order paths, time-unpadded);
     ``paths``/``path_from_scalogram`` give single SCRAPL paths without time unpadding, as the reference.
-    ``lean=True`` pads time only to the next power of two (see ``filters.padded_length``): about half the
-    work in the paper's configurations, with values that differ from the reference near the borders.
     """
 
     def __init__(
@@ -63,10 +61,9 @@ class JTFS(nn.Module):
         Q_fr: int,
         T: int | str | None = None,
         F: int | str | None = None,
-        lean: bool = False,
     ) -> None:
         super().__init__()
-        cfg = JTFSConfig.build(shape, J, Q1, Q2, J_fr, Q_fr, T, F, lean)
+        cfg = JTFSConfig.build(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
         self.cfg = cfg
         self.scrapl_keys: list[tuple[int, int]] = cfg.keys
         self.n_paths = len(cfg.keys)

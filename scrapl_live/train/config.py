@@ -1,25 +1,32 @@
 """Training configuration: one dataclass, the paper's per-synth defaults, JSON round trip.
 
-Defaults follow REFERENCE §6 (batch size, learning rate, SCRAPL JTFS settings per synth); the
-``live`` encoder size and ``max_steps`` make a run fit a CPU budget. The whole config is stored in
-every checkpoint, so a run resumes (and a model card reports) exactly what was trained.
+Defaults follow the paper's training set-up (batch size, learning rate, SCRAPL JTFS settings per
+synth; docs/method.md#scrapl-path-sampling) except where docs/results.md measured better at our budget
+(``paths_per_step`` = 4); the ``live`` encoder size and ``max_steps`` make a run fit a CPU budget.  The
+whole config is stored in every checkpoint, so a run resumes (and a model card reports) exactly what
+was trained; :meth:`TrainConfig.from_dict` also reads configs written before features were removed.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 SYNTHS = ("granular", "chirplet", "tr808")
 LOSSES = ("scrapl", "jtfs", "mss-lin", "mss-loglin", "mss-rev", "mss-rand", "ploss")
+SIZES = ("live", "paper")
+SAMPLINGS = ("uniform", "log")
 
-# SCRAPL / JTFS settings per synth (REFERENCE §6 "loss cfg"): P = 315 for the textures, 483 for tr808.
+# SCRAPL / JTFS settings per synth (the paper's loss configurations): P = 315 for the textures, 483 for tr808.
 JTFS_PRESETS: dict[str, dict[str, Any]] = {
     "granular": dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8, use_rho_log1p=False, grad_mult=1e8),
     "chirplet": dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8, use_rho_log1p=False, grad_mult=1e8),
     "tr808": dict(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1, use_rho_log1p=True, grad_mult=1.0),
 }
-# Paper batch sizes and learning rates (REFERENCE §6).
+# The paper's batch sizes and learning rates.
 PAPER_BATCH = {"granular": 32, "chirplet": 32, "tr808": 8}
 PAPER_LR = {"granular": 1e-5, "chirplet": 1e-4, "tr808": 1e-4}
 
@@ -44,12 +51,7 @@ class TrainConfig:
     theta_is: bool = False
     theta_is_batches: int = 1  # θ-IS warm-up: batches of batch_size examples
     theta_is_iters: int = 20
-    vote_is: bool = False  # descent-vote path probabilities (train/votes.py) from a warm-up on known θ
-    vote_is_items: int = 32  # descent-vote warm-up: synthetic training items
-    paths_per_step: int = 1
-    balance_paths: bool = False  # SCRAPL, paths_per_step > 1: every path an equal say in the step
-    lean: bool = False  # SCRAPL only: JTFS padded to the next power of two (~2x faster, not reference values)
-    theta_grad_norm: bool = False  # audio losses: equalise ∂L/∂θ̂ per θ dimension (train/thetanorm.py)
+    paths_per_step: int = 4  # SCRAPL: distinct paths per step (4 measured best on granular)
     log1p_eps: float | None = None  # knee of ρ = log1p(S/eps) where the preset uses it (None: 1e-3)
     eval_paths: int = 8  # SCRAPL deterministic eval mode: this many fixed paths
     synthetic_items: int = 4096  # tr808: synthetic θ draws in the train split (val/test: a quarter each)
@@ -65,13 +67,11 @@ class TrainConfig:
     ema_decay: float | None = None  # average the encoder weights (train/ema.py); best.pt holds the average
 
     def __post_init__(self) -> None:
-        for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", ("live", "paper"))):
+        for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", SIZES), ("sampling", SAMPLINGS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.sampling not in ("uniform", "log"):
-            raise ValueError(f"sampling must be 'uniform' or 'log', got {self.sampling!r}")
         counts = ("max_steps", "paths_per_step", "eval_paths", "synthetic_items", "val_items")
-        for name in (*counts, "vote_is_items"):
+        for name in counts:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -88,8 +88,6 @@ class TrainConfig:
             raise ValueError(
                 f"real_per_batch must be in [0, batch_size={self.batch}], got {self.real_per_batch}"
             )
-        if self.theta_grad_norm and self.loss == "ploss":
-            raise ValueError("theta_grad_norm needs an audio loss (not 'ploss')")
         if self.log1p_eps is not None:
             if not self.log1p_eps > 0:
                 raise ValueError(f"log1p_eps must be > 0, got {self.log1p_eps}")
@@ -98,13 +96,8 @@ class TrainConfig:
                     f"log1p_eps sets the knee of the JTFS losses' log1p, which synth={self.synth!r} with "
                     f"loss={self.loss!r} does not use (tr808 with scrapl or jtfs)"
                 )
-        if self.balance_paths and (self.loss != "scrapl" or self.paths_per_step < 2):
-            raise ValueError("balance_paths needs loss='scrapl' and paths_per_step >= 2 (one path has no mix "
-                             "to balance)")
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
-        if self.vote_is and (self.loss != "scrapl" or self.theta_is or self.real_per_batch == self.batch):
-            raise ValueError("vote_is needs loss='scrapl', no theta_is and synthetic rows in every batch")
         if self.synth != "tr808" and self.data is not None:
             raise ValueError(f"data (real one-shots) is only supported for synth='tr808', got {self.synth!r}")
 
@@ -149,9 +142,29 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        """Inverse of :meth:`to_dict`, also for configs of older checkpoints: keys of removed features
+        are dropped (a warning names those that were switched on, see :func:`removed_features`), fields
+        added since take their defaults, and a field whose default changed takes the value it had when
+        the field was missing.  Unknown keys raise ValueError."""
         names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
+        unknown = set(d) - names - set(REMOVED_FIELDS)
         if unknown:
             raise ValueError(f"unknown training config keys: {sorted(unknown)}")
-        return cls(**d)
+        used = removed_features(d)
+        if used:
+            log.warning("config uses removed features %s: read without them", used)
+        kept = {k: v for k, v in d.items() if k in names}
+        return cls(**{**{k: v for k, v in LEGACY_DEFAULTS.items() if k not in d}, **kept})
+
+
+# Fields of features measured not to help and removed, with the value that meant "off".
+REMOVED_FIELDS: dict[str, Any] = {
+    "vote_is": False, "vote_is_items": 32, "balance_paths": False, "lean": False, "theta_grad_norm": False,
+}
+# Fields whose default changed: the value a config that lacks the key was trained with.
+LEGACY_DEFAULTS: dict[str, Any] = {"paths_per_step": 1}
+
+
+def removed_features(d: dict[str, Any]) -> list[str]:
+    """Removed features a stored config switched on (a run that used one cannot be resumed as it was)."""
+    return sorted(k for k, off in REMOVED_FIELDS.items() if k in d and d[k] != off and k != "vote_is_items")

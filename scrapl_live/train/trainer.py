@@ -1,7 +1,8 @@
 """Sound-matching trainer: audio → encoder → θ̂ → synth → x̂, loss(x̂, x), optimiser step.
 
 SCRAPL with P-Adam/P-SAGA: the gradients are rewritten optimizer-side (``SCRAPLLoss.transform_grads``)
-after backward — i.e. after the DDP all-reduce — then plain SGD steps; otherwise AdamW. Every random
+after backward — i.e. after the DDP all-reduce — then plain SGD steps; otherwise AdamW (both built by
+``train/losses.py::make_objective``, shared with the fine-tune worker). Every random
 choice of step s (data order, the synth seeds of x̂, target shifts, dropout, SCRAPL's path) is a
 function of (run seed, s), so a run resumed from a checkpoint continues bit-exactly and every DDP
 rank draws the same path. Validation is deterministic (θ L1 on the val split, or the loss in eval
@@ -23,13 +24,12 @@ import torch
 from torch import nn
 
 from scrapl_live.train import checkpoint as ckpt_io
-from scrapl_live.train.config import TrainConfig
+from scrapl_live.train.config import TrainConfig, removed_features
 from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
 from scrapl_live.train.ema import WeightEMA
-from scrapl_live.train.losses import make_train_loss
-from scrapl_live.train.thetanorm import ThetaGradNorm
-from scrapl_live.train.warmups import PathWarmups
+from scrapl_live.train.losses import make_objective
+from scrapl_live.train.warmups import theta_is_warmup
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-class Trainer(PathWarmups):
+class Trainer:
     """One training run for ``cfg``; ``fit()`` trains to ``cfg.max_steps`` (resuming from ``last.pt``)."""
 
     def __init__(self, cfg: TrainConfig, command: str = "", device: str | torch.device = "cpu") -> None:
@@ -67,20 +67,11 @@ class Trainer(PathWarmups):
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(self.encoder)
         self.window = enc_cfg.window
-        self.loss = make_train_loss(cfg, self.synth).to(self.device)
-        params = list(self.encoder.parameters())
-        if cfg.pathwise:
-            self.loss.attach_params(params, hooks=False)
-            self.opt: torch.optim.Optimizer = torch.optim.SGD(
-                params, lr=cfg.learning_rate, momentum=0.0, weight_decay=cfg.weight_decay
-            )
-        else:
-            self.opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.loss, self.opt = make_objective(cfg, self.synth, self.encoder.parameters(), self.device)
         self.sched = torch.optim.lr_scheduler.LinearLR(
             self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
         )
         self._git_commit = ckpt_io.git_commit()  # recorded in every checkpoint's card
-        self.theta_norm = ThetaGradNorm(self.synth.n_params) if cfg.theta_grad_norm else None
         self._build_data()
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -155,11 +146,7 @@ class Trainer(PathWarmups):
                 raise ValueError("loss='ploss' needs synthetic rows on every rank (real_per_batch < batch)")
             value = self.loss(theta_hat[:n], theta[sl][:n])
         else:
-            theta_in = theta_hat
-            if self.theta_norm is not None:
-                theta_in = theta_hat.view_as(theta_hat)  # hook on the synth's input only, not on the log
-                self.theta_norm.attach(theta_in)
-            value = self.loss(self.synth(theta_in, seed_hat), x)
+            value = self.loss(self.synth(theta_hat, seed_hat), x)
         value.backward()
         if cfg.loss == "scrapl":
             self._check_same_paths()
@@ -299,8 +286,6 @@ class Trainer(PathWarmups):
                 loss_state=self.loss.state_dict(),
                 rng=ckpt_io.rng_state(),
             )
-            if self.theta_norm is not None:
-                out["theta_norm"] = self.theta_norm.state_dict()
         return out
 
     def load(self, ckpt: dict[str, Any]) -> None:
@@ -320,8 +305,10 @@ class Trainer(PathWarmups):
         self.sched.total_iters = self.cfg.max_steps
         self.loss.load_state_dict(ckpt["loss_state"])
         ckpt_io.set_rng_state(ckpt["rng"])
-        if self.theta_norm is not None:
-            self.theta_norm.load_state_dict(ckpt["theta_norm"])
+        removed = removed_features(ckpt["train_config"])
+        if removed:
+            raise ValueError(f"checkpoint was trained with removed features {removed}: it cannot be resumed "
+                             "(start a new run, or --init from it)")
         self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
         if self.ema is not None and "ema" in ckpt:
             self.ema.load_state_dict(ckpt["ema"])
@@ -347,12 +334,14 @@ class Trainer(PathWarmups):
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         last = self.out / "last.pt"
         if resume and last.is_file():
-            self.load(ckpt_io.load_checkpoint(last))
+            try:
+                self.load(ckpt_io.load_checkpoint(last))
+            except ValueError as exc:  # name the file, and the ways out
+                raise ValueError(f"{last}: {exc}; pass --restart to start over in that folder, or another "
+                                 "--out-dir") from None
             log.info("resumed %s at step %d", last, self.step)
         elif self.cfg.theta_is:
             self._theta_is()
-        elif self.cfg.vote_is:
-            self._vote_is()
         end = self.cfg.max_steps if stop_at is None else min(stop_at, self.cfg.max_steps)
         main = self.rank == 0
         self._logs = RunLogs(self.out, self.step) if main else None
@@ -396,6 +385,17 @@ class Trainer(PathWarmups):
         if self.rank != 0:
             return
         rec = {"step": self.step, **self.validate()}
+    def _theta_is(self) -> None:
+        """θ-IS warm-up on the first ``theta_is_batches`` training batches, x̂ with seeds of (run seed)."""
+        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
+        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
+        theta_is_warmup(
+            self.loss, self.encoder, self.window,
+            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
+            batches=[self._targets(b)[0] for b in range(self.cfg.theta_is_batches)],
+            save_dir=self.out / "theta_is", n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed,
+        )
+
         self.history.append(rec)
         self._logs.append(rec, "val")
         key = self.selection_metric

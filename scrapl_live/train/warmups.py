@@ -1,64 +1,62 @@
-"""Path-sampling warm-ups that run before a SCRAPL training starts: θ-IS (REFERENCE §3, curvature
-per path) and descent votes (train/votes.py, sign agreement per path).  A mixin of ``Trainer``: both
-read its encoder, synth, loss and batches, and leave their probabilities in the SCRAPL state, so a
-resumed run does not repeat them."""
+"""The θ-IS warm-up of an encoder before SCRAPL training or fine-tuning (docs/method.md#θ-is).
+
+One function for the trainer and the fine-tune worker: the curvature of every path's distance w.r.t.
+the encoder weights, per synth parameter, sets the SCRAPL path probabilities, which become part of the
+loss state (a resumed run does not repeat the warm-up).
+"""
 
 from __future__ import annotations
 
 import logging
-import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
-
-from scrapl_live.train.data import mix_seed
-from scrapl_live.train.votes import vote_values, vote_warmup
+from torch import nn
 
 log = logging.getLogger(__name__)
 
 
-class PathWarmups:
-    """``_theta_is`` and ``_vote_is`` for ``Trainer`` (which provides every attribute they use)."""
+def theta_is_warmup(
+    loss: nn.Module,
+    encoder: nn.Module,
+    window: int,
+    synth_fn: Callable[[torch.Tensor], torch.Tensor],
+    batches: Sequence[torch.Tensor],
+    save_dir: str | Path,
+    n_iter: int,
+    seed: int,
+) -> None:
+    """θ-IS warm-up of ``loss`` (a ``SCRAPLLoss``) for ``encoder`` on ``batches`` of target audio.
 
-    def _vote_is(self) -> None:
-        """Descent-vote warm-up (train/votes.py) on the first ``vote_is_items`` synthetic training items;
-        every rank computes the same votes (rank 0 caches them), and the probabilities become part of the
-        SCRAPL state."""
-        n_batches = math.ceil(self.cfg.vote_is_items / self.n_syn)
-        out = self.out / "vote_is" if self.rank == 0 else None
-        share = vote_warmup(self.loss, self.synth, self._targets, n_batches, out, self.cfg.seed)
-        self.loss.set_path_values(vote_values(share))
-        drift_u, drift_p = (2 * share - 1).mean(0), (2 * share - 1).T @ self.loss.probs
-        for name, du, dp in zip(self.synth.param_names, drift_u, drift_p, strict=True):
-            log.info("descent votes, %s: mean drift per step %.3f uniform -> %.3f", name, du, dp)
-
-    def _theta_is(self) -> None:
-        """θ-importance-sampling warm-up (REFERENCE §3) on the first ``theta_is_batches`` training batches.
-
-        P-Adam/P-SAGA tables are detached during the warm-up (its backward passes must not touch them)
-        and re-attached empty afterwards; the probabilities become part of the SCRAPL state.
-        """
-        batches = [{"x": self._targets(b)[0]} for b in range(self.cfg.theta_is_batches)]
-        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
-        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
-        params = list(self.encoder.parameters())
-        if self.cfg.pathwise:
-            self.loss.attach_params([])
-        self.encoder.eval()
-        self.loss.warmup_lc_hvp(
-            theta_fn=lambda x: self.encoder(x[..., : self.window]),
-            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
-            theta_fn_kwargs=batches,
-            params=params,
-            save_dir=str(self.out / "theta_is"),
-            n_iter=self.cfg.theta_is_iters,
-            seed=self.cfg.seed,
-        )
-        if self.cfg.pathwise:
-            self.loss.attach_params(params, hooks=False)
-        probs = self.loss.probs
-        log.info(
-            "θ-IS probabilities: min %.3g, max %.3g (uniform %.3g)",
-            float(probs.min()),
-            float(probs.max()),
-            1.0 / self.loss.n_paths,
-        )
+    Args:
+        loss: the SCRAPL loss; attached P-Adam/P-SAGA params are detached for the warm-up (its backward
+            passes must not touch their tables) and re-attached empty (optimizer-side) afterwards.
+        encoder: audio (B, 1, ``window``) -> θ̂ (B, U); put in eval mode (dropout off: the warm-up must
+            be deterministic).
+        window: samples of each target the encoder reads (the first ``window``).
+        synth_fn: θ̂ (B, U) -> x̂ (B, 1, N), deterministic (fixed synth seeds).
+        batches: target audio, each (B, 1, N); the curvature operators are summed over batches.
+        save_dir: per-path values ``vals_{p}.pt`` (an interrupted warm-up resumes from them).
+        n_iter: power-iteration steps per path.
+        seed: seeds the power iterations' start vectors.
+    """
+    params = list(encoder.parameters())
+    attached = bool(loss.attached_params)
+    if attached:
+        loss.attach_params([])
+    encoder.eval()
+    loss.warmup_lc_hvp(
+        theta_fn=lambda x: encoder(x[..., :window]),
+        synth_fn=synth_fn,
+        theta_fn_kwargs=[{"x": x} for x in batches],
+        params=params,
+        save_dir=str(save_dir),
+        n_iter=n_iter,
+        seed=seed,
+    )
+    if attached:
+        loss.attach_params(params, hooks=False)
+    probs = loss.probs
+    log.info("θ-IS probabilities: min %.3g, max %.3g (uniform %.3g)", float(probs.min()), float(probs.max()),
+             1.0 / loss.n_paths)

@@ -143,9 +143,10 @@ def test_engine_capture_stores_each_hit_from_its_onset(tmp_path: Path) -> None:
     fed = np.zeros(capture._t, np.float32)  # what the engine was fed: the audio, then silence
     fed[: audio.size] = audio
     samples = list(CaptureStore(tmp_path / "store").samples())
-    assert len(engine.hits) >= 2 and capture.background.stored == len(samples) == len(engine.hits)
-    starts = [hit.t_samples for hit in engine.hits]
-    for s, hit, end in zip(samples, engine.hits, [*starts[1:], fed.size], strict=True):
+    hits = list(engine.recent_hits)
+    assert len(hits) >= 2 and capture.background.stored == len(samples) == len(hits) == engine.n_hits
+    starts = [hit.t_samples for hit in hits]
+    for s, hit, end in zip(samples, hits, [*starts[1:], fed.size], strict=True):
         np.testing.assert_array_equal(s.theta, hit.theta)
         assert s.meta["start_s"] == hit.t_samples / SR and s.meta["length"] == SR == capture.length
         assert s.audio.size == min(SR, end - hit.t_samples) > engine.window
@@ -167,9 +168,9 @@ def test_run_command_validates_and_resumes(tmp_path: Path, capsys: pytest.Captur
 
     model = export_start_model(tmp_path / "m.onnx")
     assert main(["finetune", "run", "--model", str(model), "--store", str(tmp_path / "nope")]) == 1
-    assert "--store: capture store folder not found" in capsys.readouterr().err
+    assert f"--store {tmp_path / 'nope'}: capture store folder not found" in capsys.readouterr().err
     assert main(["finetune", "run", "--model", str(tmp_path / "x.onnx"), "--store", str(tmp_path)]) == 1
-    assert "--model not found" in capsys.readouterr().err
+    assert f"--model {tmp_path / 'x.onnx'}: model file not found" in capsys.readouterr().err
     sounds, _ = user_sounds(4)
     fill_store(tmp_path / "s", sounds)
     out = tmp_path / "o"

@@ -79,42 +79,6 @@ def test_k_paths_share_the_mean_of_single_path_distances(signals) -> None:
     assert dict(loss.path_counts) == {p: 1 for p in paths} and loss.scrapl_t == 1
 
 
-def test_balanced_paths_keep_the_value_and_give_each_path_an_equal_say(signals) -> None:
-    """balance_paths: the value is still the plain mean; the gradient is Σ_{p,b} m_b ∇d_{p,b} / d_{p,b}
-    / (k·B) with m_b the mean of the k distances on example b (closed form from single-path calls)."""
-    x, t = signals
-    plain = SCRAPLLoss(**CFG)
-    balanced = SCRAPLLoss(**CFG, paths_per_step=3, balance_paths=True)
-    paths = [2, 7, 11]
-    xr = x.clone().requires_grad_(True)
-    value = balanced(xr, t, path_idx=paths)
-    (grad,) = torch.autograd.grad(value, xr)
-    per_item = []
-    for p in paths:  # per-example distances d_{p,b} and their gradients
-        xp = x.clone().requires_grad_(True)
-        d = plain.path_dists(xp, t, [p])[0]
-        grads = [torch.autograd.grad(d[b], xp, retain_graph=True)[0] for b in range(len(d))]
-        per_item.append((d.detach(), grads))
-    d_all = torch.stack([d for d, _ in per_item])  # (k, B)
-    m = d_all.mean(0)
-    expected = sum(m[b] / d[b] * gs[b] for d, gs in per_item for b in range(len(d))) / d_all.numel()
-    torch.testing.assert_close(value, d_all.mean())
-    tol = 1e-5 * float(expected.abs().max())  # float32 sums in another order
-    torch.testing.assert_close(grad, expected, rtol=1e-4, atol=tol)
-    xs = x.clone().requires_grad_(True)
-    (g_plain,) = torch.autograd.grad(plain(xs, t, path_idx=paths), xs)
-    expected_plain = sum(g for _, gs in per_item for g in gs) / d_all.numel()
-    torch.testing.assert_close(g_plain, expected_plain, rtol=1e-4, atol=tol)
-    cos = torch.nn.functional.cosine_similarity(g_plain.flatten(), grad.flatten(), dim=0)
-    assert cos < 0.999  # the distances differ, so the balanced mix points elsewhere
-    one = x.clone().requires_grad_(True)
-    (g_one,) = torch.autograd.grad(balanced(one, t, path_idx=[7]), one)
-    xo = x.clone().requires_grad_(True)
-    torch.testing.assert_close(g_one, torch.autograd.grad(plain(xo, t, path_idx=[7]), xo)[0])
-    with pytest.raises(ValueError, match="balance_paths"):
-        SCRAPLLoss(**CFG, balance_paths=1)
-
-
 def test_target_branch_gradient_only_when_requested(signals) -> None:
     x, t = signals
     loss = SCRAPLLoss(**CFG)
@@ -248,18 +212,3 @@ def test_path_dists_of_stacked_candidates_equal_one_call_each(signals) -> None:
         torch.testing.assert_close(d[k], loss.path_dists(stacked[k], t, range(14)), rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="shapes differ"):
         loss.path_dists(stacked[:, :1], t, [0])
-
-
-def test_set_path_values_normalises_per_theta_and_averages() -> None:
-    """probs = mean_u (v_u / Σ v_u) with min_prob_frac 0 (the θ-IS rule), stored in the state."""
-    loss = SCRAPLLoss(**CFG, n_theta=2)
-    g = torch.Generator().manual_seed(1)
-    vals = torch.rand(14, 2, generator=g, dtype=torch.float64) + 0.01
-    loss.set_path_values({p: vals[p] for p in range(14)})
-    torch.testing.assert_close(loss.probs, (vals / vals.sum(0)).mean(1), rtol=1e-9, atol=0)
-    state = loss.state_dict()
-    fresh = SCRAPLLoss(**CFG, n_theta=2)
-    fresh.load_state_dict(state)
-    torch.testing.assert_close(fresh.probs, loss.probs, rtol=0, atol=0)
-    with pytest.raises(ValueError, match="vals"):
-        loss.set_path_values({0: torch.tensor([1.0, -1.0]), 1: torch.tensor([1.0, 1.0])})

@@ -185,19 +185,3 @@ def test_fused_modulus_spectra_match_autograd_of_the_plain_ops(length: int) -> N
     (expected,) = torch.autograd.grad(plain, y, g)
     (got,) = torch.autograd.grad(fused, y, g)
     torch.testing.assert_close(got, expected)
-
-
-def test_lean_padding_is_the_next_power_of_two_and_circular() -> None:
-    """lean=True: N_pad = 2^ceil(log2 N) (half the reference's in the paper configs); for N = 2^k there is no
-    padding, so the transform is circular: shifting x by whole output frames rolls every path."""
-    assert JTFS(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1, lean=True).cfg.n_pad == 65536
-    assert JTFS(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1).cfg.n_pad == 131072
-    lean = JTFS(**SMALL, lean=True)
-    assert lean.cfg.n_pad == SMALL["shape"] and lean.n_paths == JTFS(**SMALL).n_paths
-    x = torch.randn(2, SMALL["shape"], generator=torch.Generator().manual_seed(0))
-    paths = [0, lean.n_paths // 2, lean.n_paths - 1]
-    frames = 3
-    shifted = lean.paths(torch.roll(x, frames * SMALL["T"], dims=-1), paths)
-    for a, b in zip(lean.paths(x, paths), shifted, strict=True):
-        tol = 1e-6 * a.abs().max().item()
-        torch.testing.assert_close(torch.roll(a, frames, dims=-1), b, rtol=1e-4, atol=tol)

@@ -49,9 +49,6 @@ def test_config_errors_name_the_field() -> None:
         TrainConfig(synth="tr808", real_per_batch=2)
     with pytest.raises(ValueError, match="theta_is"):
         TrainConfig(loss="mss-lin", theta_is=True)
-    for bad in (dict(balance_paths=True), dict(loss="mss-rand", paths_per_step=4, balance_paths=True)):
-        with pytest.raises(ValueError, match="balance_paths"):
-            TrainConfig(**bad)
     cfg = TrainConfig(synth="tr808", loss="scrapl", p_adam=False, p_saga=False)
     assert cfg.batch == 8 and cfg.learning_rate == 1e-4 and not cfg.pathwise
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg

@@ -27,23 +27,6 @@ def test_validation_uses_items_spread_over_the_split(tmp_path) -> None:
     assert tr.validate()["val_theta_l1"] == pytest.approx(float(expected), rel=1e-5)
 
 
-def test_theta_grad_norm_rescales_the_step(tmp_path) -> None:
-    from scrapl_live.train.trainer import Trainer
-
-    torch.set_num_threads(1)
-    grads = {}
-    for flag in (False, True):
-        cfg = TrainConfig(synth="granular", loss="mss-lin", batch_size=2, max_steps=2, val_items=2,
-                          dropout=0.0, theta_grad_norm=flag, out_dir=str(tmp_path / str(flag)))
-        tr = Trainer(cfg)
-        tr.train_step(0)
-        grads[flag] = torch.cat([p.grad.flatten() for p in tr.encoder.parameters()])
-        if flag:
-            assert tr.theta_norm.t == 1 and bool((tr.theta_norm.v > 0).all())
-            assert tr.state()["theta_norm"]["t"] == 1
-    assert not torch.allclose(grads[False], grads[True])
-
-
 def test_card_records_the_git_commit(tmp_path) -> None:
     import subprocess
     from pathlib import Path

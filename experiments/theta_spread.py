@@ -2,7 +2,7 @@
 test items: the correlation of θ̂ with θ, the spread (std) of θ̂ against θ's, and for parameters
 centred on 0.5 (e.g. the granular chirp slope, whose sign flips there) how often the sides agree.
 
-    python docs/analysis/theta_spread.py runs/g6k-scrapl-seed1/last.pt runs/g6k-scrapl-seed2/last.pt
+    python experiments/theta_spread.py runs/g6k-scrapl-seed1/last.pt runs/g6k-scrapl-seed2/last.pt
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Validation θ-L1 curves of several training runs side by side (one panel per metric).
 
-    python docs/analysis/plot_val_curves.py -o docs/figures/granular_2000_val_curves.png \
+    python experiments/plot_val_curves.py -o docs/figures/granular_2000_val_curves.png \
         runs/g2k-scrapl runs/g2k-mss-rand runs/g2k-ploss
 """
 

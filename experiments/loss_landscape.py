@@ -10,7 +10,7 @@ MSS log+lin point right; at v = 0.5 (where the SCRAPL seeds that miss the chirp 
 the whole sweep. PNG: normalised distance against v − θ per item, and the share of paths pointing
 right against v − θ.
 
-    python docs/analysis/loss_landscape.py runs/g6k-scrapl/best.pt -o docs/figures/granular_landscape.png
+    python experiments/loss_landscape.py runs/g6k-scrapl/best.pt -o docs/figures/granular_landscape.png
 """
 
 from __future__ import annotations

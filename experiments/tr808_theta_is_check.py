@@ -1,8 +1,8 @@
-"""Exact θ-IS curvature |λ_u| (REFERENCE §3: ThetaCurvature + power iteration, 5 iterations) of the 21
+"""Exact θ-IS curvature |λ_u| (docs/method.md#θ-is: ThetaCurvature + power iteration, 5 iterations) of the 21
 tr808 paths with n_fr = 0 at the stage-A encoder, against pathsens' Gauss-Newton proxy Σ_b G[p,b,u]² on
 the same 2 synthetic val draws.  ~9 min on one loaded core.  Used in docs/results.md ("tr808 decay").
 
-Run from the repository root: ``python docs/analysis/tr808_theta_is_check.py runs/tr808-a-ploss/best.pt``.
+Run from the repository root: ``python experiments/tr808_theta_is_check.py runs/tr808-a-ploss/best.pt``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import torch
+from pathsens import path_theta_grads
 from scipy.stats import spearmanr
 
 import synths
@@ -20,7 +21,6 @@ from scrapl_live.loss.hvp import ThetaCurvature, power_iteration
 from scrapl_live.train.config import JTFS_PRESETS
 from scrapl_live.train.data import synthetic_dataset
 from scrapl_live.train.evaluate import card_train_config
-from scrapl_live.train.pathsens import path_theta_grads
 
 
 def main(checkpoint: str, n_items: int = 2) -> None:

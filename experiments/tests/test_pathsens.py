@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from scrapl_live.train.pathsens import analyse, step_drift, step_shares
+from pathsens import analyse, step_drift, step_shares
 
 
 def _grads() -> torch.Tensor:
@@ -80,7 +79,7 @@ def test_cli_reanalyses_a_saved_record(tmp_path) -> None:
     import json
     from pathlib import Path
 
-    from scrapl_live.train.pathsens import main
+    from pathsens import main
 
     g = torch.tensor([[[10.0, 1.0], [-10.0, 1.0]], [[-1.0, 1.0], [1.0, 1.0]], [[-1.0, 1.0], [1.0, 1.0]]],
                      dtype=torch.float64)
@@ -103,8 +102,9 @@ def test_cli_reanalyses_a_saved_record(tmp_path) -> None:
 
 
 def test_path_theta_grads_match_calc_dist_per_path() -> None:
+    from pathsens import path_theta_grads
+
     from scrapl_live.loss import SCRAPLLoss
-    from scrapl_live.train.pathsens import path_theta_grads
 
     torch.set_num_threads(1)
     n = 1024

@@ -4,7 +4,7 @@ Each setting is ``LABEL=RUN[,RUN...]``; a run folder holds the ``best.eval.json`
 ``scrapl-live eval RUN/best.pt ...`` writes.  The ratio column divides each setting's mean by the
 first setting's mean (the reference, e.g. the best MSS variant).
 
-    python docs/analysis/seed_summary.py "MSS rand=runs/g6k-mss-rand,runs/g6k-mss-rand-seed1" \
+    python experiments/seed_summary.py "MSS rand=runs/g6k-mss-rand,runs/g6k-mss-rand-seed1" \
         "SCRAPL=runs/g6k-scrapl,runs/g6k-scrapl-seed1"
 """
 

@@ -1,6 +1,6 @@
 """Granular sound matching on one GPU inside a fixed wall-clock budget: many runs side by side.
 
-A GPU lease here is short (minutes), so this script spends it on training only and brings back what the
+For a short GPU slot (minutes): the script spends it on training only and brings back what the
 evaluation needs. Every run of ``RUNS`` trains at the same time on the one GPU (one process each,
 ``--device cuda``). First a short probe of all runs together measures the seconds per step under that
 load; then every run trains for the same number of steps — the most that the slowest run fits into the
@@ -9,10 +9,9 @@ safety net. Last, each run's ``best.pt``, ``val.csv`` and ``train.csv`` plus a s
 ``granular_gpu.tar.gz``; test evaluation happens afterwards on any machine
 (``scrapl-live eval RUN/best.pt --data synthetic --split test --max-items 256 --no-jtfs``).
 
-    python scripts/gpu_granular.py OUT [--budget 480] [--only scrapl-s0,mss-s0]
+    python experiments/gpu_granular.py OUT [--budget 480] [--only scrapl-s0,mss-s0]
 
-Without ``--only`` all 15 runs share the GPU; the next lease should run the runs not yet done on a GPU:
-``--only scrapl-k4-s0,scrapl-k4-s1,scrapl-k4-s2,scrapl-k4-s3,scrapl-k4-s4,ploss-s0``.
+Without ``--only`` all 15 runs share the GPU.
 """
 
 from __future__ import annotations
@@ -30,19 +29,21 @@ from pathlib import Path
 
 # Shared by every run: the reduced-budget granular setting of docs/results.md at the paper's batch size.
 COMMON = ["--synth", "granular", "--batch-size", "32", "--val-items", "256", "--threads", "1"]
-# name -> extra flags; "paper" is REFERENCE §6's granular configuration (paper encoder, lr 1e-5) less θ-IS.
+# name -> extra flags; "paper" is the paper's granular configuration (paper encoder, lr 1e-5, one path per
+# step) less θ-IS.
 RUNS = {
-    **{f"scrapl-s{s}": ["--loss", "scrapl", "--lr", "1e-3", "--seed", str(s)] for s in range(5)},
-    # four paths per step (one backward pass): docs/results.md, session 11
+    **{f"scrapl-s{s}": ["--loss", "scrapl", "--paths-per-step", "1", "--lr", "1e-3", "--seed", str(s)]
+       for s in range(5)},
+    # four paths per step (one backward pass, the default): docs/results.md
     **{f"scrapl-k4-s{s}": ["--loss", "scrapl", "--paths-per-step", "4", "--lr", "1e-3", "--seed", str(s)]
        for s in range(5)},
     **{f"mss-s{s}": ["--loss", "mss-rand", "--lr", "1e-3", "--seed", str(s)] for s in range(3)},
     "ploss-s0": ["--loss", "ploss", "--lr", "1e-3", "--seed", "0"],
-    "paper-s0": ["--loss", "scrapl", "--size", "paper", "--seed", "0"],
+    "paper-s0": ["--loss", "scrapl", "--paths-per-step", "1", "--size", "paper", "--seed", "0"],
 }
 PROBE_STEPS = 30
-# Steps are sized to this share of the budget: the first H200 run (10 runs side by side) stepped ~9 %
-# slower than its probe and also validated: its six SCRAPL runs hit the time limit at 86-89 % of the steps.
+# Steps are sized to this share of the budget: with 10 runs side by side on one GPU, training stepped ~9 %
+# slower than the probe and also validated, so the SCRAPL runs hit the time limit at 86-89 % of the steps.
 MARGIN = 0.8
 
 

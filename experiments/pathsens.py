@@ -5,16 +5,18 @@ distance L_p(synth(θ̂), x) is differentiated w.r.t. θ̂, giving G[p] (B, U). 
 
 * ``share[p, u]`` = Σ_b G[p,b,u]² / Σ_b,u' G[p,b,u']²: the part of path p's θ-gradient that moves θ_u;
 * the share of u in one optimiser step when k paths are drawn from π (uniform, or the θ-IS proxy
-  π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the curvature |λ| of
-  REFERENCE §3).  A step's gradient is the plain mean of its k paths' gradients: the k paths share one
-  backward pass, so P-Adam receives (and normalises) their mean, and the loudest path leads it;
-  with ``balance_paths`` each path's gradient on item b is first scaled by m_b / d_{p,b} (d: the path's
-  distance on the item, m_b: the mean of the k distances), which the per-path distances D make possible;
-* the same with the gradient rescaled per θ dimension to equal RMS over the paths (``--theta-grad-norm``);
+  π_p ∝ mean_u (Σ_b G[p,b,u]² / Σ_p' Σ_b G[p',b,u]²), a Gauss-Newton stand-in for the θ-IS curvature
+  |λ|, docs/method.md#θ-is).  A step's gradient is the plain mean of its k paths' gradients: the k
+  paths share one backward pass, so P-Adam receives (and normalises) their mean, and the loudest
+  path leads it;
+  "balanced" steps first scale each path's gradient on item b by m_b / d_{p,b} (d: the path's
+  distance on the item, m_b: the mean of the k distances), which the per-path distances D make
+  possible;
+* the same with the gradient rescaled per θ dimension to equal RMS over the paths;
 * the drift of a step towards the truth: per θ_u, the mean over items of sign(step) · sign(θ̂_u − θ_u)
   (items with |θ̂_u − θ_u| ≤ 0.05 left out): 0 is a coin toss, 1 every step moves θ̂_u the right way.
 
-Run: ``python -m scrapl_live.train.pathsens CHECKPOINT --out DIR`` (JSON + PNG; the gradients and
+Run: ``python experiments/pathsens.py CHECKPOINT --out DIR`` (JSON + PNG; the gradients and
 distances are saved, and ``--from-grads DIR/path_theta_grads.pt`` re-analyses them without recomputing);
 used for docs/results.md.
 """
@@ -31,9 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from scrapl_live.loss.scrapl import balance_weights
-
 log = logging.getLogger(__name__)
+
+
+def balance_weights(dists: torch.Tensor, eps: float) -> torch.Tensor:
+    """Balanced-step weights for per-item distances (k, B): (mean of the k distances on each item) /
+    (each distance), so that Σ_p w_p d_p keeps the value and every path gets an equal say."""
+    return dists.mean(0, keepdim=True) / dists.clamp(min=eps)
 
 
 def path_theta_grads(
@@ -62,7 +68,7 @@ def _steps(
     dists: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
     """``draws`` step gradients (B, U): each the mean of k paths of g (P', B, U) drawn from ``probs``
-    without replacement; with ``dists`` (P', B) each path weighted per item as ``balance_paths`` does."""
+    without replacement; with ``dists`` (P', B) each path weighted per item by :func:`balance_weights`."""
     for _ in range(draws):
         pick = rng.choice(len(probs), size=k, replace=False, p=probs)
         if dists is None:
