@@ -292,6 +292,10 @@ class Trainer:
         """Restore everything :meth:`state` saved (the config must match except ``max_steps``, and an
         ``ema_decay`` may be set on a run that had none: the average starts at the resumed weights; fields
         added since the checkpoint was written, such as ``init``, take their defaults)."""
+        removed = removed_features(ckpt["train_config"])
+        if removed:
+            raise ValueError(f"checkpoint was trained with removed features {removed}: it cannot be resumed "
+                             "(start a new run, or --init from it)")
         saved_cfg = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
         saved = dict(saved_cfg, max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
         if saved["ema_decay"] is None:  # the average may start on resume
@@ -305,10 +309,6 @@ class Trainer:
         self.sched.total_iters = self.cfg.max_steps
         self.loss.load_state_dict(ckpt["loss_state"])
         ckpt_io.set_rng_state(ckpt["rng"])
-        removed = removed_features(ckpt["train_config"])
-        if removed:
-            raise ValueError(f"checkpoint was trained with removed features {removed}: it cannot be resumed "
-                             "(start a new run, or --init from it)")
         self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
         if self.ema is not None and "ema" in ckpt:
             self.ema.load_state_dict(ckpt["ema"])
@@ -334,11 +334,7 @@ class Trainer:
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         last = self.out / "last.pt"
         if resume and last.is_file():
-            try:
-                self.load(ckpt_io.load_checkpoint(last))
-            except ValueError as exc:  # name the file, and the ways out
-                raise ValueError(f"{last}: {exc}; pass --restart to start over in that folder, or another "
-                                 "--out-dir") from None
+            self.load(ckpt_io.load_checkpoint(last))
             log.info("resumed %s at step %d", last, self.step)
         elif self.cfg.theta_is:
             self._theta_is()
@@ -372,6 +368,17 @@ class Trainer:
             log.info("paused at step %d of %d (resume with the same command)", self.step, self.cfg.max_steps)
         return self.best or {}
 
+    def _theta_is(self) -> None:
+        """θ-IS warm-up on the first ``theta_is_batches`` training batches, x̂ with seeds of (run seed)."""
+        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
+        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
+        theta_is_warmup(
+            self.loss, self.encoder, self.window,
+            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
+            batches=[self._targets(b)[0] for b in range(self.cfg.theta_is_batches)],
+            save_dir=self.out / "theta_is", n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed,
+        )
+
     def _all_agree(self, flag: bool) -> bool:
         """``flag`` of rank 0 on every rank (so that all ranks pause at the same step under DDP)."""
         if self.world == 1:
@@ -385,17 +392,6 @@ class Trainer:
         if self.rank != 0:
             return
         rec = {"step": self.step, **self.validate()}
-    def _theta_is(self) -> None:
-        """θ-IS warm-up on the first ``theta_is_batches`` training batches, x̂ with seeds of (run seed)."""
-        gen = torch.Generator().manual_seed(mix_seed(self.cfg.seed, 0, 3))
-        seed_hat = torch.randint(0, 2**31 - 1, (self.cfg.batch,), generator=gen)
-        theta_is_warmup(
-            self.loss, self.encoder, self.window,
-            synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
-            batches=[self._targets(b)[0] for b in range(self.cfg.theta_is_batches)],
-            save_dir=self.out / "theta_is", n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed,
-        )
-
         self.history.append(rec)
         self._logs.append(rec, "val")
         key = self.selection_metric
