@@ -51,6 +51,8 @@ class DrumClassifier:
         self.sample_rate, self.window = int(card["sample_rate"]), int(card["window"])
         try:
             self._session = ort_session(self.path, threads)
+        except ModuleNotFoundError:  # onnxruntime itself is missing: the CLI names the extra to install
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types for broken graphs
             raise ValueError(f"onnxruntime cannot load classifier {self.path}: {exc}") from exc
         self._batch = np.zeros((1, self.window), np.float32)
