@@ -94,6 +94,21 @@ print(float(loss(x, x.roll(100, -1))), float(loss(x, x)))
     assert differ > 0 and same == 0
 
 
+def test_a_command_without_its_extra_says_what_to_install(tmp_path: Path) -> None:
+    code = BLOCKER.format(blocked=["onnxruntime"]).replace(
+        'raise ImportError(f"{name} is not a core dependency")',
+        'raise ModuleNotFoundError(f"No module named {name!r}", name=name)') + f"""
+from scrapl_live.cli import main
+raise SystemExit(main(["demo", "--out-dir", {str(tmp_path / "demo")!r}]))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert run.stderr.strip().splitlines()[-1] == (
+        'scrapl-live demo: error: onnxruntime is not installed; this command needs it: '
+        'pip install "scrapl-live[live]" or pip install "scrapl-live[train]"'), run.stderr[-3000:]
+
+
 def _wheel(tmp: Path) -> Path:
     """Build the project's wheel into ``tmp`` (no network: the current setuptools builds it)."""
     cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp),
