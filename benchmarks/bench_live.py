@@ -69,7 +69,9 @@ def _pcts(values: list[float] | np.ndarray) -> str:
 def _model(path: str | None, tmp: Path) -> Path:
     if path:
         return Path(path)
-    shipped = ROOT / "models" / "tr808.onnx"
+    from scrapl_live.resources import models_dir
+
+    shipped = models_dir() / "tr808.onnx"
     if shipped.is_file():
         return shipped
     from scrapl_live.encoder.encoder import Encoder

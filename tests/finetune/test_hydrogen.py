@@ -13,10 +13,11 @@ import torch
 from scrapl_live.finetune.config import FinetuneConfig
 from scrapl_live.finetune.holdout import read_user_data
 from scrapl_live.finetune.worker import FinetuneWorker
-from tests.finetune.helpers import REPO, SR, fill_store, require_hydrogen, user_sounds
+from scrapl_live.resources import models_dir
+from tests.finetune.helpers import SR, fill_store, require_hydrogen, user_sounds
 
 torch.set_num_threads(1)
-SHIPPED = REPO / "models" / "tr808.onnx"
+SHIPPED = models_dir() / "tr808.onnx"
 
 
 def _independent_distance(model: Path, heldout: torch.Tensor, heldout_len: torch.Tensor,
