@@ -1,9 +1,12 @@
 """Model cards (JSON beside each exported .onnx) and onnxruntime sessions; torch-free for the live engine.
 
 A card is a JSON object with ``format`` = :data:`CARD_FORMAT`, the encoder facts written by
-:func:`scrapl_live.encoder.export.build_card` (synth, sample_rate, window, window_ms, size, n_weights,
-param_names, params, encoder_config), ``onnx`` (file, opset, names, bytes, sha256, parity) and the
-trainer's keys (training_data, metrics, command, git_commit, ...).
+:func:`scrapl_live.encoder.export.build_card` (synth, sample_rate, window, window_ms, windows, any_window,
+size, n_weights, param_names, params, encoder_config), ``onnx`` (file, opset, names, bytes, sha256,
+parity) and the trainer's keys (training_data, metrics, command, git_commit, ...).  ``windows`` lists the
+input lengths (samples after an onset, ascending, the last = ``window``) the encoder was trained and
+checked at; ``any_window`` = true means it takes any length between the first and the last.  Cards
+written before multi-window encoders lack both: ``windows`` = [window], ``any_window`` = false.
 """
 
 from __future__ import annotations
@@ -44,6 +47,27 @@ def load_card(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"model card {json_path} lacks {missing}")
     return card
+
+
+def card_windows(card: dict[str, Any]) -> tuple[tuple[int, ...], bool]:
+    """(windows ascending, any_window) of a card; ValueError when the list is malformed."""
+    window = int(card["window"])
+    raw = card.get("windows", [window])
+    try:
+        windows = tuple(int(w) for w in raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"model card 'windows' must be a list of sample counts, got {raw!r}") from None
+    if not windows or list(windows) != sorted(set(windows)) or windows[-1] != window or windows[0] < 1:
+        raise ValueError(f"model card 'windows' {list(windows)} must ascend and end at window={window}")
+    any_window = card.get("any_window", False)
+    if not isinstance(any_window, bool):
+        raise ValueError(f"model card 'any_window' must be true or false, got {any_window!r}")
+    return windows, any_window
+
+
+def takes_length(windows: tuple[int, ...], any_window: bool, n_samples: int) -> bool:
+    """Whether a model with these card facts takes an input of ``n_samples`` samples."""
+    return windows[0] <= n_samples <= windows[-1] if any_window else n_samples in windows
 
 
 def check_onnx_file(path: str | Path, card: dict[str, Any]) -> Path:

@@ -13,6 +13,8 @@ ENCODER_KEYS = frozenset(
         "sample_rate",
         "window",
         "window_ms",
+        "windows",
+        "any_window",
         "size",
         "n_weights",
         "param_names",
@@ -61,6 +63,11 @@ def _export(args: argparse.Namespace) -> int:
     # Exporter chatter (missing optional torchvision ops, ONNX IR pass notes) is irrelevant here.
     for name in ("torch.onnx._internal.exporter._registration", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    from scrapl_live.cli_checks import check_output
+
+    check_output(args.output, (".onnx",), "-o/--output", [args.checkpoint])
+    if args.checkpoint.is_dir():
+        raise ValueError(f"{args.checkpoint} is a folder: pass the checkpoint file inside it (e.g. best.pt)")
     encoder, card = encoder_from_checkpoint(args.checkpoint)
     card.setdefault("checkpoint", str(args.checkpoint))
     card = export_onnx(encoder, args.output, card)
@@ -75,23 +82,31 @@ def _export(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     import torch
 
+    from scrapl_live.atomic import write_atomic
+    from scrapl_live.cli_checks import check_model_file, check_output
     from scrapl_live.encoder.encoder import encoder_checkpoint
     from scrapl_live.encoder.export import onnx_to_torch
     from scrapl_live.encoder.runtime import OnnxEncoder
 
-    model = OnnxEncoder(args.model)
+    if args.to_checkpoint is not None:
+        check_output(args.to_checkpoint, (".pt",), "--to-checkpoint", [args.model])
+    model = OnnxEncoder(check_model_file(args.model, "MODEL"))
     card = model.card
     print(
         f"{args.model}: {card['synth']} encoder, size {card.get('size')}, {card.get('n_weights')} weights, "
         f"{card['onnx']['bytes'] / 1e3:.1f} kB"
     )
-    print(f"  input: W = {model.window} samples at {model.sample_rate} Hz ({card.get('window_ms')} ms)")
+    if len(model.windows) > 1:
+        print(f"  input: {model.length_rule} at {model.sample_rate} Hz (windows {list(model.windows)})")
+    else:
+        print(f"  input: W = {model.window} samples at {model.sample_rate} Hz ({card.get('window_ms')} ms)")
     print(f"  output θ̂ ({len(model.param_names)}): {', '.join(model.param_names)}")
     for key, value in card.items():  # the trainer's facts: data, metrics, command, commit, ...
         if key not in ENCODER_KEYS:
             print(f"  {key}: {value}")
     if args.to_checkpoint is not None:
         encoder = onnx_to_torch(args.model)
-        torch.save(encoder_checkpoint(encoder, card), args.to_checkpoint)
+        ckpt = encoder_checkpoint(encoder, card)
+        write_atomic(args.to_checkpoint, lambda f: torch.save(ckpt, f))
         print(f"wrote torch checkpoint {args.to_checkpoint}")
     return 0

@@ -1,8 +1,12 @@
-"""Spectral 2-D CNN of the SCRAPL paper (REFERENCE §5): CQT image → θ̂ ∈ (0, 1)^U.
+"""Spectral 2-D CNN of the SCRAPL paper: CQT image → θ̂ ∈ (0, 1)^U.
 
 Block = LayerNorm over (bins, frames), no affine → Conv2d 3×3 'same' → MaxPool → PReLU; then a global
 mean over (bins, frames) → Linear(channels, latent) → PReLU → Dropout, and one head per parameter:
 Linear(latent, latent/2) → PReLU → Dropout → Linear(latent/2, 1) → Sigmoid.
+
+A single-window network fixes its pools for its input size (:func:`effective_pools`); a multi-window
+one (``ceil_mode``) pools with ceil rounding, so every pool keeps at least one cell and the same
+graph takes any number of frames.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from torch.nn import functional as F
 
 @dataclass(frozen=True)
 class CNNConfig:
-    """CNN hyper-parameters: channel width, per-block pools (freq, time), latent size, dropout, U."""
+    """CNN hyper-parameters: channel width, per-block pools (freq, time), latent size, dropout, U, and
+    ``ceil_mode`` (pools round up: any input size, for multi-window encoders)."""
 
     channels: int
     pools: tuple[tuple[int, int], ...]
     latent: int
     dropout: float
     n_outputs: int
+    ceil_mode: bool = False
 
     def __post_init__(self) -> None:
         if self.channels <= 0 or self.latent < 2 or self.n_outputs <= 0:
@@ -70,12 +76,13 @@ class _Head(nn.Module):
 
 
 class Spectral2DCNN(nn.Module):
-    """(B, 1, n_bins, n_frames) → θ̂ (B, U) in (0, 1); pools are fixed at construction for the input size."""
+    """(B, 1, n_bins, n_frames) → θ̂ (B, U) in (0, 1); pools are fixed at construction for the input size,
+    or (``cfg.ceil_mode``) the configured pools with ceil rounding for any size."""
 
     def __init__(self, cfg: CNNConfig, n_bins: int, n_frames: int) -> None:
         super().__init__()
         self.cfg = cfg
-        self.pools = effective_pools(cfg.pools, n_bins, n_frames)
+        self.pools = cfg.pools if cfg.ceil_mode else effective_pools(cfg.pools, n_bins, n_frames)
         self.convs = nn.ModuleList(
             nn.Conv2d(1 if i == 0 else cfg.channels, cfg.channels, 3, padding=1)
             for i in range(len(cfg.pools))
@@ -90,6 +97,6 @@ class Spectral2DCNN(nn.Module):
         """x (B, 1, F, T) → (B, U)."""
         for conv, act, pool in zip(self.convs, self.acts, self.pools, strict=True):
             x = F.layer_norm(x, x.shape[-2:])
-            x = act(F.max_pool2d(conv(x), pool))
+            x = act(F.max_pool2d(conv(x), pool, ceil_mode=self.cfg.ceil_mode))
         z = self.drop(self.proj_act(self.proj(x.mean(dim=(2, 3)))))
         return torch.cat([head(z) for head in self.heads], dim=1)

@@ -35,17 +35,22 @@ class Encoder(nn.Module):
         """Number of trainable scalars."""
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def length_rule(self) -> str:
+        """The input lengths this encoder takes, in words (for error messages)."""
+        w = self.config.windows
+        return f"{w[0]} <= N <= {w[-1]}" if self.config.multi_window else f"N = {self.config.window}"
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio (B, W) or (B, 1, W), W = ``config.window`` → θ̂ (B, U) in (0, 1)."""
+        """audio (B, N) or (B, 1, N) → θ̂ (B, U) in (0, 1); N = ``config.window``, or for a multi-window
+        encoder any length in ``[config.windows[0], config.windows[-1]]``."""
         if audio.ndim == 3:
             if audio.shape[1] != 1:
                 raise ValueError(f"audio must be mono (B, 1, W), got shape {tuple(audio.shape)}")
             audio = audio[:, 0]
-        if audio.ndim != 2 or audio.shape[-1] != self.config.window:
-            raise ValueError(
-                f"audio must have shape (B, {self.config.window}) or (B, 1, {self.config.window}), "
-                f"got {tuple(audio.shape)}"
-            )
+        if audio.ndim != 2 or not self.config.accepts(audio.shape[-1]):
+            raise ValueError(f"audio must have shape (B, N) or (B, 1, N) with {self.length_rule}, "
+                             f"got {tuple(audio.shape)}")
         if not audio.is_floating_point():
             raise ValueError(f"audio must be a floating-point tensor, got {audio.dtype}")
         if not torch.compiler.is_exporting() and not torch.isfinite(audio).all():

@@ -1,8 +1,10 @@
 """ONNX export of an :class:`Encoder` (front-end + CNN in one graph) with a JSON model card, and the reverse.
 
-``export_onnx`` writes ``NAME.onnx`` (input ``audio`` (batch, W) float32 → output ``theta`` (batch, U))
-and ``NAME.json`` beside it, then validates the file: ``onnx.checker``, an onnxruntime session compared
-with torch (max |Δθ̂| ≤ 1e-4) and the reversal ``onnx_to_torch`` reproducing every weight exactly.
+``export_onnx`` writes ``NAME.onnx`` (input ``audio`` (batch, W) float32 → output ``theta`` (batch, U);
+a multi-window encoder's input is (batch, samples), any length in ``[windows[0], windows[-1]]``) and
+``NAME.json`` beside it, then validates the file: ``onnx.checker``, an onnxruntime session compared
+with torch at every listed window (max |Δθ̂| ≤ 1e-4) and the reversal ``onnx_to_torch`` reproducing
+every weight exactly.
 The export keeps the graph unoptimised (``optimize=False``) so every weight stays a named initializer with
 its torch shape — that is what makes ONNX → torch possible; onnxruntime optimises the graph at load.
 """
@@ -68,6 +70,8 @@ def build_card(encoder: Encoder, card: dict[str, Any] | None = None) -> dict[str
         "sample_rate": cfg.sample_rate,
         "window": cfg.window,
         "window_ms": round(1000.0 * cfg.window / cfg.sample_rate, 3),
+        "windows": list(cfg.windows),
+        "any_window": cfg.multi_window,
         "size": cfg.size,
         "n_weights": encoder.n_weights,
         "param_names": list(cfg.param_names),
@@ -90,8 +94,8 @@ def export_onnx(
 ) -> dict[str, Any]:
     """Write ``path`` (.onnx) and its card (.json); validate; return the card.
 
-    inputs: optional extra audio (B, W) for the onnxruntime-vs-torch parity check (random audio is
-    always checked too).  Raises RuntimeError when the exported graph disagrees with torch.
+    inputs: optional extra audio (B, W) for the onnxruntime-vs-torch parity check (random audio of every
+    listed window is always checked too).  Raises RuntimeError when the exported graph disagrees with torch.
     """
     import onnx
 
@@ -100,8 +104,14 @@ def export_onnx(
         raise ValueError(f"path must end in .onnx, got {path}")
     full_card = build_card(encoder, card)
     model = copy.deepcopy(encoder).cpu().eval()
-    window = model.config.window
-    example = torch.randn(2, window, generator=torch.Generator().manual_seed(0))
+    cfg = model.config
+    window = cfg.window
+    gen = torch.Generator().manual_seed(0)
+    examples = [torch.randn(2, w, generator=gen) for w in cfg.windows]
+    example = examples[-1]
+    dims = {0: torch.export.Dim("batch")}
+    if cfg.multi_window:
+        dims[1] = torch.export.Dim("samples", min=cfg.windows[0], max=cfg.windows[-1])
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,
@@ -114,15 +124,13 @@ def export_onnx(
         optimize=False,
         external_data=False,
         verbose=False,
-        dynamic_shapes={"audio": {0: torch.export.Dim("batch")}},
+        dynamic_shapes={"audio": dims},
     )
     _strip_node_metadata(path)
     onnx.checker.check_model(str(path), full_check=True)
-    checks = (
-        [example]
-        if inputs is None
-        else [example, inputs.detach().to(torch.float32).cpu().reshape(-1, window)]
-    )
+    checks = list(examples)
+    if inputs is not None:
+        checks.append(inputs.detach().to(torch.float32).cpu().reshape(-1, window))
     parity = max(_max_abs_diff(model, path, x) for x in checks)
     if not parity <= PARITY_TOL:
         raise RuntimeError(f"onnxruntime output differs from torch by {parity:.3g} > {PARITY_TOL} for {path}")
@@ -131,7 +139,7 @@ def export_onnx(
         "opset": OPSET,
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
-        "input_shape": ["batch", window],
+        "input_shape": ["batch", "samples" if cfg.multi_window else window],
         "bytes": path.stat().st_size,
         "sha256": file_sha256(path),
         "parity_max_abs": parity,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from scrapl_live.encoder.card import takes_length
+
 log = logging.getLogger(__name__)
 
 
@@ -30,9 +32,29 @@ class LoadedModel:
     sample_rate: int
     window: int
     param_names: tuple[str, ...]
+    windows: tuple[int, ...] = ()
+    """Window lengths the encoder takes (ascending, samples at ``sample_rate``); the card's ``windows``,
+    or ``(window,)`` for a single-window model."""
+    card: dict[str, Any] = field(default_factory=dict, repr=False)
+    any_window: bool = False
+    """True when the encoder takes any length from ``windows[0]`` to ``windows[-1]`` (the card says so)."""
+
+    def __post_init__(self) -> None:
+        if not self.windows:
+            self.windows = (self.window,)
+
+    def takes(self, n_samples: int) -> bool:
+        """Whether :meth:`infer` accepts a window of ``n_samples`` samples."""
+        return takes_length(self.windows, self.any_window, n_samples)
 
     def infer(self, window: np.ndarray) -> np.ndarray:
-        """window (W,) float32 at ``sample_rate`` → θ̂ (U,) float32 in [0, 1]."""
+        """window (N,) float32 at ``sample_rate``, N in ``windows`` (any N in their range with
+        ``any_window``) → θ̂ (U,) float32 in [0, 1]; ValueError for another length."""
+        n = np.shape(window)[-1] if np.ndim(window) else 0
+        if np.ndim(window) != 1 or not self.takes(n):
+            between = " (or any length between)" if self.any_window else ""
+            raise ValueError(f"model {self.path.name} takes {list(self.windows)} samples{between}, "
+                             f"got shape {np.shape(window)}")
         theta = np.asarray(self.encoder(window), dtype=np.float32).reshape(-1)
         return np.clip(theta, 0.0, 1.0)
 
@@ -59,7 +81,8 @@ def load_model(path: str | Path, threads: int = 1, like: LoadedModel | None = No
     card = enc.card
     try:
         model = LoadedModel(enc, p, str(card["synth"]), int(card["sample_rate"]), int(card["window"]),
-                            tuple(str(n) for n in card["param_names"]))
+                            tuple(str(n) for n in card["param_names"]), tuple(enc.windows), dict(card),
+                            bool(enc.any_window))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"model {p}: model card lacks {exc}") from exc
     if like is not None and (model.synth, model.param_names) != (like.synth, like.param_names):
@@ -68,12 +91,13 @@ def load_model(path: str | Path, threads: int = 1, like: LoadedModel | None = No
             f"but {like.synth!r} with {len(like.param_names)} is playing"
         )
     rng = np.random.default_rng(0)
-    probes = (np.zeros(model.window, np.float32), 0.1 * rng.standard_normal(model.window).astype(np.float32))
+    probes = [np.zeros(n, np.float32) for n in model.windows]
+    probes += [0.1 * rng.standard_normal(n).astype(np.float32) for n in model.windows]
     for probe in probes:
         try:
             theta = np.asarray(enc(probe), dtype=np.float32).reshape(-1)
         except Exception as exc:  # any failure of a warm-up run disqualifies the model
-            raise ValueError(f"model {p} failed its warm-up run: {exc}") from exc
+            raise ValueError(f"model {p} failed its warm-up run at {probe.size} samples: {exc}") from exc
         if theta.shape != (len(model.param_names),) or not np.all(np.isfinite(theta)):
             raise ValueError(f"model {p} returned {theta.shape} / non-finite values on its warm-up input")
     return model

@@ -145,6 +145,7 @@ def test_broken_or_mismatched_files_are_rejected(exported, tmp_path) -> None:
     path = _copy(src, tmp_path)
     card = json.loads(path.with_suffix(".json").read_text())
     card["window"] = card["encoder_config"]["window"] = card["encoder_config"]["cqt"]["max_kernel"] = 1024
+    card["windows"] = card["encoder_config"]["windows"] = [1024]
     path.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ValueError, match="1024"):
         OnnxEncoder(path)
