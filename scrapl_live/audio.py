@@ -106,7 +106,7 @@ def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
         raise ValueError(f"{name}: contains {bad} NaN/inf samples")
     n_clip = int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL))
     if n_clip > 0:
-        log.warning("%s: %d samples at or above %.3f full scale (clipped input?)", name, n_clip, CLIP_LEVEL)
+        log.warning("%s: %d samples at or above %.3f full scale (clipped)", name, n_clip, CLIP_LEVEL)
     return arr
 
 
@@ -117,6 +117,8 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
     missing file and ValueError (naming the file) for an unreadable, truncated, empty or non-finite one.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p} is a folder, not an audio file: name the files (e.g. {p}/*.wav)")
     if not p.is_file():
         raise FileNotFoundError(f"audio file not found: {p}")
     if sample_rate is not None and (not isinstance(sample_rate, int | np.integer) or sample_rate <= 0):
@@ -132,17 +134,27 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
     return np.ascontiguousarray(data, dtype=np.float32), sr
 
 
+AUDIO_FORMATS = {".wav": ("WAV", "PCM_24"), ".flac": ("FLAC", "PCM_24"), ".ogg": ("OGG", "VORBIS")}
+"""Written audio formats by extension: (soundfile format, subtype)."""
+
+
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write (N,) or (C, N) float audio as a 24-bit WAV (or FLAC/OGG by extension). Returns the path."""
+    """Write (N,) or (C, N) float audio as a 24-bit WAV (or FLAC/OGG by extension), atomically (a reader
+    or an interrupted run sees the old file or the whole new one). Returns the path."""
     import soundfile as sf
 
-    arr = check_audio(audio, name="audio")
+    from scrapl_live.atomic import write_atomic
+
+    p = Path(path)
+    arr = check_audio(audio, name=f"output {p.name}")
     if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
         raise ValueError(f"audio must be (N,) or (C, N) with N > 0, got shape {arr.shape}")
     if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    subtype = "PCM_24" if p.suffix.lower() in (".wav", ".flac") else None
-    sf.write(str(p), arr.T if arr.ndim == 2 else arr, int(sample_rate), subtype=subtype)
+    # a staged temp name (atomic.staged) keeps the destination's extension as its last suffix
+    fmt = AUDIO_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{p}: unknown audio extension {p.suffix!r}; use {', '.join(AUDIO_FORMATS)}")
+    data = arr.T if arr.ndim == 2 else arr
+    write_atomic(p, lambda f: sf.write(f, data, int(sample_rate), format=fmt[0], subtype=fmt[1]))
     return p

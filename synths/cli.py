@@ -4,7 +4,7 @@ Examples::
 
     scrapl-live synth tr808 --set osc1_freq=55 --set noise_gain=-20 -o kick.wav --png kick.png
     scrapl-live synth tr808 --theta 0.1,0.5,0.2,0.3,0.05,0.2,0.1,0.02,0.1,0.05,0.9,0.7,0.5,0.5 -o hit.wav
-    scrapl-live synth granular --random 8 -o textures/
+    scrapl-live synth granular --random 8 --out-dir textures/
     scrapl-live synth chirplet --option preset=hi_hi --params
 """
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--theta", help="comma-separated normalised values in [0, 1], one per parameter, in order")
     p.add_argument(
-        "--random", type=int, metavar="N", help="render N uniformly random patches into the -o folder"
+        "--random", type=int, metavar="N", help="render N uniformly random patches into --out-dir"
     )
     p.add_argument("--seed", type=int, default=0, help="noise/grain/shift seed (first of the --random seeds)")
     p.add_argument("--shift", type=int, help="time shift in samples (tr808, chirplet)")
@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="synth constructor option, e.g. preset=hi_hi, time_shift=meso, pre_delay=0",
     )  # fmt: skip
     p.add_argument("--params", action="store_true", help="print the parameter table and exit")
-    p.add_argument("-o", "--output", help="WAV file (single patch) or folder (--random)")
+    p.add_argument("-o", "--output", help="audio file of a single patch (.wav/.flac/.ogg)")
+    p.add_argument("--out-dir", help="folder of the --random patches (WAV + PNG each, patches.json)")
     p.add_argument("--png", help="also write a waveform + spectrogram PNG (single patch)")
     p.set_defaults(func=_run)
 
@@ -82,12 +83,23 @@ def _run(args: argparse.Namespace) -> int:
             table.add_row(str(i), p.name, p.unit, f"{p.min:g}", f"{p.max:g}", p.scale, f"{p.default_value:g}")
         Console().print(table)
         return 0
-    if not args.output:
-        raise ValueError("-o/--output is required (a .wav file, or a folder with --random)")
+    from scrapl_live.cli_checks import AUDIO_OUT, IMAGE_OUT, check_output, check_output_folder
+
     if args.random is not None:
-        if args.values or args.theta or args.png:
-            raise ValueError("--random cannot be combined with --set, --theta or --png")
+        if args.values or args.theta or args.png or args.output:
+            raise ValueError("--random cannot be combined with --set, --theta, --png or -o (it writes "
+                             "into --out-dir)")
+        if not args.out_dir:
+            raise ValueError("--random needs --out-dir DIR (the folder its patches go to)")
+        check_output_folder(args.out_dir, "--out-dir")
         return _render_random(synth, args)
+    if not args.output:
+        raise ValueError("-o/--output FILE.wav is required (or --random N --out-dir DIR)")
+    if args.out_dir:
+        raise ValueError("--out-dir is for --random; a single patch goes to -o/--output FILE.wav")
+    check_output(args.output, AUDIO_OUT, "-o/--output")
+    if args.png:
+        check_output(args.png, IMAGE_OUT, "--png")
 
     if args.values and args.theta:
         raise ValueError("give either --set or --theta, not both")
@@ -119,9 +131,11 @@ def _render_random(synth, args: argparse.Namespace) -> int:
     import torch
     from rich.progress import track
 
+    from scrapl_live.atomic import write_atomic
+
     if args.random < 1:
         raise ValueError(f"--random must be >= 1, got {args.random}")
-    out = Path(args.output)
+    out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     theta = synth.random_theta(args.random, seed=args.seed)
     seeds = torch.arange(args.seed, args.seed + args.random)
@@ -138,7 +152,8 @@ def _render_random(synth, args: argparse.Namespace) -> int:
             "theta": theta[i].tolist(),
             "values": {k: float(v[i]) for k, v in phys.items()},
         })  # fmt: skip
-    (out / "patches.json").write_text(json.dumps(patches, indent=2))
+    text = json.dumps(patches, indent=2).encode()
+    write_atomic(out / "patches.json", lambda f: f.write(text))
     print(f"wrote {args.random} patches to {out}/ (WAV + PNG, patches.json)")
     return 0
 
@@ -153,7 +168,9 @@ def _save(path: Path, audio, synth, title: str, png: str | None) -> Path:
         audio = audio * (0.99 / peak)
     written = save_audio(path, audio, synth.sample_rate)
     if png:
+        from scrapl_live.atomic import write_atomic
         from scrapl_live.plots import waveform_and_spectrogram
 
-        waveform_and_spectrogram(None, audio, synth.sample_rate, title).savefig(png, dpi=100)
+        fig = waveform_and_spectrogram(None, audio, synth.sample_rate, title)
+        write_atomic(png, lambda f: fig.savefig(f, format="png", dpi=100))
     return written

@@ -36,13 +36,51 @@ MODES = ("hits", "windows")
 
 
 @dataclass
+class FileReport:
+    """One file of a batch: segments cut, stored and skipped (silence, duplicate, cap), or why it failed."""
+
+    path: Path
+    found: int = 0
+    stored: int = 0
+    skipped: int = 0
+    silent: int = 0  # of the skipped: below the store's silence level (the others: duplicates or cap)
+    from_start: bool = False  # its first hit starts at sample 0 (attack at 0, or no onset detected)
+    error: str | None = None  # the file could not be read (nothing of it stored)
+
+    def summary(self) -> str:
+        """One line: what was stored from this file and why the rest was not."""
+        if self.error is not None:
+            return f"not read: {self.error}"  # the message names the file
+        if self.found == 0:
+            return f"{self.path}: nothing to cut (empty)"
+        parts = [f"{self.stored} of {self.found} stored"]
+        if self.silent:
+            parts.append(f"{self.silent} silent")
+        if self.skipped - self.silent:
+            parts.append(f"{self.skipped - self.silent} already in the store or over its cap")
+        note = " (the first from sample 0)" if self.from_start and self.stored else ""
+        return f"{self.path}: " + ", ".join(parts) + note
+
+    @property
+    def usable(self) -> bool:
+        """Read, and at least one segment stored or already in the store (not everything silent)."""
+        return self.error is None and self.skipped - self.silent + self.stored > 0
+
+
+@dataclass
 class CaptureReport:
-    """What :func:`capture_files` did: segments cut, samples stored, segments skipped (silence/dup/cap)."""
+    """What :func:`capture_files` did: segments cut, samples stored, segments skipped, per file."""
 
     windows: int = 0
     stored: list[Path] = field(default_factory=list)
     skipped: int = 0
-    files_without_hits: list[Path] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+
+
+def _rms_db(x: np.ndarray) -> float:
+    """RMS level of (N,) in dBFS (-inf for digital silence)."""
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    return 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
 
 
 def synth_length(card: dict[str, Any]) -> int:
@@ -57,17 +95,28 @@ def output_length(synth: Any, sample_rate: int) -> int:
     return int(round(synth.n_samples * sample_rate / synth.sample_rate))
 
 
+def onsets(audio: np.ndarray, sample_rate: int) -> list[int]:
+    """Sorted distinct onset samples of a whole signal (N,): the live detector, flushed at the end."""
+    from scrapl_live.live.onset import OnsetDetector
+
+    det = OnsetDetector(sample_rate)
+    found = list(det.process(audio))
+    flush = getattr(det, "flush", None)  # the detector's end-of-file call (contract 5)
+    if flush is not None:
+        found += list(flush())
+    return sorted({min(max(int(s), 0), len(audio) - 1) for s in found}) if len(audio) else []
+
+
 def cut_hits(audio: np.ndarray, sample_rate: int, length: int, mode: str) -> list[tuple[int, np.ndarray]]:
     """(start sample, segment (n,) float32, n ≤ length) pairs: from each onset up to the next onset
-    (``hits``) or back to back (``windows``); audio: (N,) float32.  Segments are not padded."""
+    (``hits``) or back to back (``windows``); audio: (N,) float32.  Segments are not padded.
+    A signal in which no onset is found (a one-shot whose attack is its first sample) is one hit from 0."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if length <= 0:
         raise ValueError(f"length must be a positive number of samples, got {length}")
     if mode == "hits":
-        from scrapl_live.live.onset import OnsetDetector
-
-        starts = [max(int(s), 0) for s in OnsetDetector(sample_rate).process(audio)]
+        starts = onsets(audio, sample_rate) or ([0] if len(audio) else [])
     else:
         starts = list(range(0, len(audio), length))
     ends = [*starts[1:], len(audio)]
@@ -97,22 +146,24 @@ def capture_files(
         sample_rate, window, length = encoder.sample_rate, encoder.window, synth_length(encoder.card)
     report = CaptureReport()
     paths = [Path(f) for f in files]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"files not found: {missing}")
     if progress:
         from tqdm import tqdm
 
         paths = tqdm(paths, desc="capture", unit="file")
     for path in paths:
-        audio, sr = load_audio(path, sample_rate)
-        cut = cut_hits(audio, sr, length, mode)
-        if not cut:
-            report.files_without_hits.append(path)
-            log.warning("%s: no %s found", path, mode)
+        entry = FileReport(path)
+        report.files.append(entry)
+        try:
+            audio, sr = load_audio(path, sample_rate)
+        except (ValueError, FileNotFoundError) as exc:
+            entry.error = str(exc)
+            log.debug("%s: %s", path, exc)
             continue
+        cut = cut_hits(audio, sr, length, mode)
+        entry.found = len(cut)
+        entry.from_start = mode == "hits" and bool(cut) and cut[0][0] == 0
         thetas = None
-        if encoder is not None:
+        if encoder is not None and cut:
             heads = np.zeros((len(cut), window), np.float32)
             for i, (_, seg) in enumerate(cut):
                 heads[i, : min(window, seg.size)] = seg[:window]
@@ -125,8 +176,11 @@ def capture_files(
             report.windows += 1
             if stored is None:
                 report.skipped += 1
+                entry.skipped += 1
+                entry.silent += int(_rms_db(seg) <= store.silence_db)
             else:
                 report.stored.append(stored)
+                entry.stored += 1
     return report
 
 

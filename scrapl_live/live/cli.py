@@ -95,11 +95,19 @@ def _one_torch_thread() -> None:
 
 
 def _model(args: argparse.Namespace):  # noqa: ANN202 - LoadedModel, imported lazily
+    """The --model (checked: an .onnx file whose synth agrees with --synth) or the shipped --synth one."""
+    from scrapl_live.cli_checks import check_model_file
     from scrapl_live.live.model import load_model
     from scrapl_live.resources import shipped_model
 
     _one_torch_thread()
-    return load_model(args.model or shipped_model(args.synth), args.threads)
+    if args.model is None:
+        return load_model(shipped_model(args.synth or "tr808"), args.threads)
+    model = load_model(check_model_file(args.model), args.threads)
+    if args.synth is not None and args.synth != model.synth:
+        raise ValueError(f"--synth {args.synth} contradicts --model {args.model}, a {model.synth} encoder: "
+                         "drop --synth or pass a model of that synth")
+    return model
 
 
 def _mapping(args: argparse.Namespace, names: list[str]):  # noqa: ANN202 - control.mapping.Mapping
@@ -131,7 +139,9 @@ def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN00
     time_col = "window end s" if texture else "onset s"
     hits = list(engine.recent_hits)[:40]
     labelled = any(getattr(h, "label", None) is not None for h in hits)
-    for col in ("#", time_col, *(["class"] if labelled else []), "velocity", *[s.name for s in engine.specs][:4]):
+    names = [s.name for s in engine.specs][:4]
+    columns = ("#", time_col, *(["class"] if labelled else []), "velocity", *names)
+    for col in columns:
         table.add_column(col, justify="left" if col == "class" else "right")
     first = engine.n_hits - len(engine.recent_hits)  # number of the oldest hit still held
     for i, h in enumerate(hits):
@@ -232,7 +242,7 @@ def _live(args: argparse.Namespace) -> int:
                 if not args.quiet:
                     from scrapl_live.live.dashboard import Dashboard
 
-                    view = Dashboard(engine, stream, args.finetune).start()
+                    view = Dashboard(engine, stream, args.finetune, tuner=tuner).start()
                 t_end = None if args.duration is None else time.monotonic() + args.duration
                 while t_end is None or time.monotonic() < t_end:
                     time.sleep(0.1)
@@ -260,15 +270,21 @@ def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa
     if args.capture is None:
         return None, None
     from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
+    from scrapl_live.finetune.cli import check_store
+
+    if args.capture.exists():  # a store of another synth's captures would be learnt from silently
+        check_store(args.capture, engine.slot.current.synth, 0, model_path)
     from scrapl_live.finetune.store import CaptureStore
 
     capture = LiveCapture.for_engine(engine, BackgroundCapture(CaptureStore(args.capture)))
     engine.capture = capture
     if args.finetune is None:
         return capture, None
+    from scrapl_live.cli_checks import check_output_folder
     from scrapl_live.finetune.config import FinetuneConfig
     from scrapl_live.finetune.supervisor import Supervisor
 
+    check_output_folder(args.finetune, "--finetune")
     tuner = Supervisor(FinetuneConfig(model=str(model_path), store=str(args.capture),
                                       out_dir=str(args.finetune))).start()
     engine.slot.watch(args.finetune / "model.onnx")

@@ -98,7 +98,7 @@ def test_supervisor_restarts_crashing_worker_with_backoff(setup: tuple[Path, Pat
     broken.write_bytes(model.read_bytes()[:1000])  # truncated: the worker fails at start-up
     broken.with_suffix(".json").write_text(model.with_suffix(".json").read_text())
     cfg = small_config(tmp, broken, store, out_dir=str(tmp / "sup"), max_steps=2)
-    sup = Supervisor(cfg, backoff_s=0.2, max_backoff_s=0.5, max_restarts=3)
+    sup = Supervisor(cfg, backoff_s=0.2, max_backoff_s=0.5, max_restarts=3, max_identical=None)
     with caplog.at_level(logging.ERROR, logger="scrapl_live.finetune.supervisor"):
         sup.start()
         assert sup.wait(600)

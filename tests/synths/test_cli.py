@@ -63,7 +63,7 @@ def test_theta_and_options(tmp_path: Path) -> None:
 
 def test_random_patches(tmp_path: Path) -> None:
     out = tmp_path / "textures"
-    assert main(["synth", "granular", "--random", "2", "--seed", "10", "-o", str(out)]) == 0
+    assert main(["synth", "granular", "--random", "2", "--seed", "10", "--out-dir", str(out)]) == 0
     patches = json.loads((out / "patches.json").read_text())
     assert [p["file"] for p in patches] == ["granular_000.wav", "granular_001.wav"]
     assert (out / "granular_001.png").is_file()
