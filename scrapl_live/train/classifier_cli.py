@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, action="append", default=None,
                    help="one-shot corpus folder with a manifest.json, from `scrapl-live data drums` or "
                    "`data hydrogen` (repeatable; default data/drums, else data/hydrogen)")
-    p.add_argument("--out", type=Path, default=Path("models/drumclass.onnx"), help="exported head (.onnx)")
+    p.add_argument("-o", "--output", dest="out", type=Path, default=Path("models/drumclass.onnx"),
+                   help="exported head (.onnx)")
+    p.add_argument("--out", type=Path, dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--windows", type=int, nargs="+", default=[256, 512, 1024, 2048],
                    help="candidate input windows (samples at 44.1 kHz from the onset)")
     p.add_argument("--window", type=int, default=None,
@@ -57,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     if args.out.suffix != ".onnx":
-        raise ValueError(f"--out must end in .onnx, got {args.out}")
+        raise ValueError(f"-o/--output must end in .onnx, got {args.out}")
     if args.window is not None and args.window not in args.windows:
         raise ValueError(f"--window {args.window} is not one of --windows {args.windows}")
     if min(args.windows) < 256:
