@@ -87,3 +87,20 @@ class DrumClassifier:
 def load_classifier(path: str | Path, threads: int = 1) -> DrumClassifier:
     """Open, check and warm a drum-class head (FileNotFoundError / ValueError with the reason)."""
     return DrumClassifier(path, threads)
+
+
+def classifier_for(model: Any, threads: int = 1) -> DrumClassifier | None:
+    """The drum-class head a model card names under ``"classifier"`` (a path relative to the card), or None.
+
+    model: a ``LoadedModel`` (its ``encoder.card`` and ``path``). A named head that is missing or
+    broken is a ValueError naming both files.
+    """
+    card = getattr(getattr(model, "encoder", None), "card", None) or {}
+    name = card.get("classifier")
+    if not name:
+        return None
+    path = Path(model.path).parent / str(name)
+    try:
+        return load_classifier(path, threads)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"model {model.path} names classifier {path}, which cannot be used: {exc}") from exc

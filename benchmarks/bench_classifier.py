@@ -1,0 +1,66 @@
+"""Benchmark: drum-class head latency (onnxruntime, one thread) beside the tr808 encoder it runs next to.
+
+Times, interleaved so both see the same machine load, single-hit calls of: the shipped head's ONNX
+session on its window, ``DrumClassifier.classify`` at the engine's live rate (48 kHz: resampling to
+44.1 kHz included), and as the peer the shipped tr808 encoder on its 2048-sample window (the work the
+engine already does per hit).  Prints a markdown table: wall p50 / p99 and calling-thread CPU p99 in ms,
+and the ratio head p99 / encoder p99.
+
+    python benchmarks/bench_classifier.py [--runs 1000] [--model models/drumclass.onnx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scrapl_live.encoder.runtime import OnnxEncoder  # noqa: E402
+from scrapl_live.live.classify import INPUT_NAME, OUTPUT_NAME, load_classifier  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=1000)
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "drumclass.onnx")
+    p.add_argument("--encoder", type=Path, default=ROOT / "models" / "tr808.onnx")
+    args = p.parse_args()
+    clf = load_classifier(args.model, threads=1)
+    enc = OnnxEncoder(args.encoder, threads=1)
+    rng = np.random.default_rng(0)
+    head_in = {INPUT_NAME: (0.3 * rng.standard_normal((1, clf.window))).astype(np.float32)}
+    live_in = (0.3 * rng.standard_normal(clf.window_at(48000))).astype(np.float32)
+    enc_in = (0.3 * rng.standard_normal(enc.window)).astype(np.float32)
+    cases = {
+        f"head ONNX session, {clf.window} samples": lambda: clf._session.run([OUTPUT_NAME], head_in),
+        "classify() at 48 kHz (resample + session)": lambda: clf.classify(live_in, 48000),
+        f"peer: tr808 encoder, W = {enc.window}": lambda: enc(enc_in),
+    }
+    wall = {k: np.empty(args.runs) for k in cases}
+    cpu = {k: np.empty(args.runs) for k in cases}
+    for fn in cases.values():  # warm-up
+        for _ in range(20):
+            fn()
+    for i in range(args.runs):
+        for k, fn in cases.items():
+            t0, c0 = time.perf_counter(), time.thread_time()
+            fn()
+            wall[k][i], cpu[k][i] = (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
+    peer = float(np.percentile(wall[list(cases)[-1]], 99))
+    print(f"{args.runs} runs, batch 1, one thread; head {args.model.name} "
+          f"({args.model.stat().st_size / 1e3:.0f} kB)\n")
+    print("| call | wall p50 / p99 | thread-CPU p99 | p99 ÷ encoder p99 |")
+    print("|---|---|---|---|")
+    for k in cases:
+        p50, p99 = np.percentile(wall[k], [50, 99])
+        print(f"| {k} | {p50:.3f} / {p99:.3f} ms | {np.percentile(cpu[k], 99):.3f} ms | {p99 / peer:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
