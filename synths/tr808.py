@@ -1,4 +1,4 @@
-"""DDSP Roland TR-808 voice (REFERENCE §4c): 14 parameters, fully batched and differentiable.
+"""DDSP Roland TR-808 voice (the paper's drum synth): 14 parameters, fully batched and differentiable.
 
 Signal flow (all parameters linear maps of θ ∈ [0, 1]):
 two sine oscillators sharing one exponential pitch envelope, three exponential amplitude envelopes
@@ -7,7 +7,7 @@ two sine oscillators sharing one exponential pitch envelope, three exponential a
 tanh waveshaper with an input gain.  Then the reference's time alignment: the output is delayed by
 ``pre_delay + δ`` samples (δ = 0 "micro", or δ ∈ [-max_shift, max_shift] drawn from the seed, "meso").
 
-Fixes of the reference's weak spots (REFERENCE §9.9): no per-item loop (the shift is one gather), noise
+Fixes of the reference implementation's weak spots: no per-item loop (the shift is one gather), noise
 drawn per item from its seed (``fixed_noise=True`` reproduces the single shared buffer), the cutoff is
 kept below 0.49·sr by a smooth limiter (``tan`` never blows up and the gradient never vanishes), the
 oscillator phase uses the closed-form sum of the pitch envelope instead of a float32 cumsum, and the
@@ -124,7 +124,7 @@ class TR808(Synth):
         c = ENV_DECAY_CONST * 1000.0 / self.sample_rate / decay_ms
         return torch.expm1(m * torch.log1p(-c)), c
 
-    def _noise_support(self, decay_ms: torch.Tensor, tol: float) -> int:
+    def noise_support(self, decay_ms: torch.Tensor, tol: float) -> int:
         """Samples until every item's noise envelope r^m has fallen below ``tol``. decay_ms: (B, 1)."""
         c = ENV_DECAY_CONST * 1000.0 / self.sample_rate / float(decay_ms.detach().max())
         return min(self.n_samples, self.attack_samples + math.ceil(math.log(tol) / math.log1p(-c)))
@@ -157,7 +157,7 @@ class TR808(Synth):
             y = y + gain * osc * ((1.0 + em1) * ramp)
 
         # Only the noise head above eps·peak is filtered; the filter output is exact up to that level.
-        n_noise = self._noise_support(p["noise_decay"], torch.finfo(theta.dtype).eps)
+        n_noise = self.noise_support(p["noise_decay"], torch.finfo(theta.dtype).eps)
         em1_n, _ = self._decay(p["noise_decay"], m[:n_noise])
         noise = noise[:, :n_noise].to(device=theta.device, dtype=theta.dtype) * (
             (1.0 + em1_n) * ramp[:n_noise]

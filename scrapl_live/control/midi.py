@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from scrapl_live.control.mapping import Mapping
+from scrapl_live.live.events import HitEvent
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ def open_midi_out(port: str | None = None, client_name: str = "scrapl-live", api
 class MidiSink:
     """Live-engine sink sending each hit as CCs + note-on (note-off ``note_length`` later) to a MIDI port.
 
-    Implements ``HitSink.on_hit`` (notes + CCs), ``ParamSink.on_params`` (CCs whose value changed),
+    Implements ``HitSink.on_hit`` (CCs + note-on with a hit's first prediction), ``HitSink.on_refine``
+    (the CCs a refinement changed; with the mapping's ``cc_once`` every CC once, with the final
+    prediction, and none before), ``ParamSink.on_params`` (CCs whose value changed),
     ``AudioSink.render`` (leaves the audio untouched; it is the engine's block clock that sends the due
     note-off) and ``ClosableSink.close`` (sends a pending note-off, closes the port). A new hit before
     the previous note-off ends the previous note first, so the retriggered note is not cut short.
@@ -91,6 +94,7 @@ class MidiSink:
         self.sample_rate = int(sample_rate)
         self._out = midi_out if midi_out is not None else open_midi_out(port, client_name)
         self._off_due: int | None = None
+        self._off_label: str | None = None  # drum class of the pending note-off (its note)
         self._last_cc: dict[int, int] = {}
         self.sent = 0
 
@@ -103,23 +107,38 @@ class MidiSink:
     def _advance(self, now: int | None) -> None:
         """Send the pending note-off if it is due at or before ``now`` (None: send it now)."""
         if self._off_due is not None and (now is None or self._off_due <= now):
-            self._send(self.mapping.note_off_bytes())
+            self._send(self.mapping.note_off_bytes(self._off_label))
             self._off_due = None
 
-    def on_hit(self, t_samples: int, velocity: float, theta: np.ndarray, params: dict[str, float]) -> None:
-        """CCs then note-on now; the note-off is due at ``t_samples + note_length``."""
+    def on_hit(self, event: HitEvent) -> None:
+        """CCs (unless ``cc_once`` holds them for the final prediction) then note-on now; the note-off is due
+        at the onset + ``note_length``."""
         self._advance(None)
-        for msg in self.mapping.cc_bytes(theta, self.param_names):
+        if not self.mapping.cc_once or event.final:
+            for msg in self.mapping.cc_bytes(event.theta, self.param_names):
+                self._send(msg)
+        for msg in self.mapping.confidence_bytes(event.confidence):
             self._send(msg)
-        self._send(self.mapping.note_on_bytes(velocity))
-        self._off_due = t_samples + self.mapping.note_samples(self.sample_rate)
+        self._send(self.mapping.note_on_bytes(event.velocity, event.label))  # the class picks the note
+        self._off_due = event.t_samples + self.mapping.note_samples(self.sample_rate)
+        self._off_label = event.label
+
+    def on_refine(self, event: HitEvent) -> None:
+        """A refinement: the CCs whose value it changed, now (``cc_once``: all of them, if it is final)."""
+        if not self.mapping.cc_once:
+            self._send_changed(event.theta)
+        elif event.final:
+            for msg in self.mapping.cc_bytes(event.theta, self.param_names):
+                self._send(msg)
 
     def on_params(self, t_samples: int, theta: np.ndarray, params: dict[str, float]) -> None:
-        """Send the controllers whose quantised value changed since the last send.
-
-        A sent 14-bit MSB is always followed by its LSB (receivers reset the LSB on a new MSB).
-        """
+        """Send the controllers whose quantised value changed since the last send."""
         self._advance(t_samples)
+        self._send_changed(theta)
+
+    def _send_changed(self, theta: np.ndarray) -> None:
+        """The controllers whose quantised value changed since the last send; a sent 14-bit MSB is always
+        followed by its LSB (receivers reset the LSB on a new MSB)."""
         prev = -1
         for msg in self.mapping.cc_bytes(theta, self.param_names):
             if self._last_cc.get(msg[1]) != msg[2] or prev == msg[1] - 32:

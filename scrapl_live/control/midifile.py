@@ -1,7 +1,12 @@
 """MIDI file writer (mido): one note per hit plus CC automation of every mapped parameter.
 
-Used as a live-engine sink (``on_hit`` / ``on_params`` collect events, ``close`` writes the file) and
-offline (call ``on_hit`` for each hit of an analysed file, then ``close``). The messages are the same
+A classified hit plays its class's note (:meth:`Mapping.note_for`), with the classifier's confidence on
+the mapping's ``confidence_cc`` and a marker meta event naming class and confidence at its onset.
+
+Used as a live-engine sink (``on_hit`` / ``on_refine`` / ``on_params`` collect events, ``close`` writes
+the file) and offline (call ``on_hit`` for each hit of an analysed file, then ``close``).  Each hit's
+note-on and its CCs sit at the hit's onset; a refinement rewrites that hit's CCs in place, so the file
+holds one value per parameter and hit: its last prediction.  The messages are the same
 bytes the real-time port sends (:class:`~scrapl_live.control.mapping.Mapping`); times are converted
 from samples to ticks at a fixed tempo.
 """
@@ -9,6 +14,7 @@ from samples to ticks at a fixed tempo.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +22,12 @@ import numpy as np
 
 from scrapl_live.atomic import write_atomic
 from scrapl_live.control.mapping import Mapping
+from scrapl_live.live.events import HitEvent
 
 log = logging.getLogger(__name__)
+
+RECENT_HITS = 64
+"""Hits whose CCs a refinement may still rewrite (refinements follow their hit within a second)."""
 
 
 class MidiFileSink:
@@ -52,7 +62,9 @@ class MidiFileSink:
         self.tempo_bpm = float(tempo_bpm)
         self.ticks_per_beat = int(ticks_per_beat)
         self._events: list[tuple[int, list[int]]] = []  # (t_samples, message), in arrival order
+        self._hit_ccs: OrderedDict[int, int] = OrderedDict()  # hit_id → index of its first CC (recent hits)
         self._off_index: int | None = None  # index of the last hit's note-off in _events
+        self._markers: list[tuple[int, str]] = []  # (t_samples, "class confidence") of classified hits
         self._last_cc: dict[int, int] = {}
         self._closed = False
 
@@ -66,17 +78,36 @@ class MidiFileSink:
         if msg[0] & 0xF0 == 0xB0:
             self._last_cc[msg[1]] = msg[2]
 
-    def on_hit(self, t_samples: int, velocity: float, theta: np.ndarray, params: dict[str, float]) -> None:
-        """CCs and note-on at ``t_samples``, note-off ``note_length`` later."""
+    def on_hit(self, event: HitEvent) -> None:
+        """CCs and note-on at the hit's onset, note-off ``note_length`` later."""
+        t_samples = event.t_samples
         if t_samples < 0:
             raise ValueError(f"t_samples must be >= 0, got {t_samples}")
-        if self._off_index is not None and self._events[self._off_index][0] > t_samples:
+        note_off = self.mapping.note_off_bytes(event.label)
+        if (self._off_index is not None and self._events[self._off_index][0] > t_samples
+                and self._events[self._off_index][1] == note_off):  # the same note struck again
             self._events[self._off_index] = (t_samples, self._events[self._off_index][1])
-        for msg in self.mapping.cc_bytes(theta, self.param_names):
+        self._hit_ccs[event.hit_id] = len(self._events)
+        while len(self._hit_ccs) > RECENT_HITS:
+            self._hit_ccs.popitem(last=False)
+        for msg in self.mapping.cc_bytes(event.theta, self.param_names):
             self._add(t_samples, msg)
-        self._add(t_samples, self.mapping.note_on_bytes(velocity))
+        for msg in self.mapping.confidence_bytes(event.confidence):
+            self._add(t_samples, msg)
+        self._add(t_samples, self.mapping.note_on_bytes(event.velocity, event.label))
         self._off_index = len(self._events)
-        self._add(t_samples + self.mapping.note_samples(self.sample_rate), self.mapping.note_off_bytes())
+        self._add(t_samples + self.mapping.note_samples(self.sample_rate), note_off)
+        if event.label is not None:
+            conf = "" if event.confidence is None else f" {event.confidence:.2f}"
+            self._markers.append((t_samples, f"{event.label}{conf}"))
+
+    def on_refine(self, event: HitEvent) -> None:
+        """Rewrite the CCs of hit ``event.hit_id`` (at its onset) with the refined prediction."""
+        first = self._hit_ccs.get(event.hit_id)
+        if first is None:
+            raise ValueError(f"hit {event.hit_id} was refined but never announced (or is too old)")
+        for i, msg in enumerate(self.mapping.cc_bytes(event.theta, self.param_names)):
+            self._events[first + i] = (self._events[first + i][0], msg)
 
     def on_params(self, t_samples: int, theta: np.ndarray, params: dict[str, float]) -> None:
         """CC automation: the controllers whose value changed (a 14-bit MSB always with its LSB)."""
@@ -96,12 +127,16 @@ class MidiFileSink:
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name="scrapl-live", time=0))
         track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
-        order = sorted(range(len(self._events)), key=lambda i: (self._events[i][0], i))
+        # a classified hit's marker ("snare 0.93") comes just before its messages
+        items = sorted([(t, 0, i, text) for i, (t, text) in enumerate(self._markers)]
+                       + [(t, 1, i, msg) for i, (t, msg) in enumerate(self._events)], key=lambda x: x[:3])
         last_tick = 0
-        for i in order:
-            t, msg = self._events[i]
+        for t, kind, _, payload in items:
             tick = int(round(mido.second2tick(t / self.sample_rate, self.ticks_per_beat, tempo)))
-            track.append(mido.Message.from_bytes(msg, time=tick - last_tick))
+            if kind == 0:
+                track.append(mido.MetaMessage("marker", text=payload, time=tick - last_tick))
+            else:
+                track.append(mido.Message.from_bytes(payload, time=tick - last_tick))
             last_tick = tick
         track.append(mido.MetaMessage("end_of_track", time=0))
         midi = mido.MidiFile(type=0, ticks_per_beat=self.ticks_per_beat)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scrapl_live.control.mapping import Mapping, ParamMap, check_theta
+from scrapl_live.live.events import HitEvent
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,12 @@ def parameter_range(plugin: Any, name: str) -> tuple[float, float]:
 class PluginSink:
     """Drives one plugin from predictions; a live-engine sink (hit, params, audio and close roles).
 
-    Effect: ``on_hit``/``on_params`` set its parameters, ``render`` processes the output block in place.
-    Instrument: ``on_hit`` also queues a note (velocity from the hit, note/length from the mapping),
-    ``render`` adds the instrument's audio to the block. Audio is mono (frames,) float32 at
-    ``sample_rate``; stereo plugins get the block on both channels and their output is averaged.
+    Effect: ``on_hit``/``on_refine``/``on_params`` queue its parameters, ``render`` sets the due ones at
+    the block boundary and processes the output block in place.  Instrument: ``on_hit`` also queues a
+    note (velocity from the hit, note/length from the mapping), ``render`` adds the instrument's audio
+    to the block.  Predictions take effect in the block holding their time (a hit's onset; in live
+    mode that has passed, so the next block).  Audio is mono (frames,) float32 at ``sample_rate``;
+    stereo plugins get the block on both channels and their output is averaged.
     """
 
     def __init__(
@@ -139,6 +142,7 @@ class PluginSink:
             self._targets.append((i, pm, lo, hi))
         self._channels = 2 if self.is_instrument else self._probe_channels()
         self._events: list[tuple[int, bytes]] = []  # queued MIDI for an instrument: (t_samples, bytes)
+        self._params: list[tuple[int, np.ndarray]] = []  # queued parameter sets: (t_samples, θ)
 
     def _probe_channels(self) -> int:
         """Channel count the effect accepts: 2 (stereo) if it can, else 1."""
@@ -158,19 +162,36 @@ class PluginSink:
             setattr(self.plugin, pm.plugin, values[pm.plugin])
         return values
 
-    def on_hit(self, t_samples: int, velocity: float, theta: np.ndarray, params: dict[str, float]) -> None:
-        """Set parameters; for an instrument also queue note-on now and note-off after ``note_length``."""
-        self.set_params(theta)
+    def on_hit(self, event: HitEvent) -> None:
+        """Queue the parameters; an instrument also queues note-on at the onset, note-off after the note."""
+        self._queue_params(event.t_samples, event.theta)
+        t_samples, velocity = event.t_samples, event.velocity
         if self.is_instrument:
             t_off = t_samples + self.mapping.note_samples(self.sample_rate)
             # end a still-queued earlier note no later than this hit, so the new one is not cut short
             self._events = [(min(t, t_samples) if m[0] & 0xF0 == 0x80 else t, m) for t, m in self._events]
-            self._events += [(t_samples, bytes(self.mapping.note_on_bytes(velocity))),
-                             (t_off, bytes(self.mapping.note_off_bytes()))]
+            self._events += [(t_samples, bytes(self.mapping.note_on_bytes(velocity, event.label))),
+                             (t_off, bytes(self.mapping.note_off_bytes(event.label)))]
+
+    def on_refine(self, event: HitEvent) -> None:
+        """A refined prediction: queue its parameters (set at the next block boundary)."""
+        self._queue_params(event.t_samples, event.theta)
 
     def on_params(self, t_samples: int, theta: np.ndarray, params: dict[str, float]) -> None:
-        """Continuous updates: set the parameters."""
-        self.set_params(theta)
+        """Continuous updates: queue the parameters."""
+        self._queue_params(t_samples, theta)
+
+    def _queue_params(self, t_samples: int, theta: np.ndarray) -> None:
+        theta = check_theta(theta, len(self.param_names))  # a bad θ fails in the caller, not in render
+        if self._targets:
+            self._params.append((int(t_samples), theta))
+
+    def _apply_due(self, end: int) -> None:
+        """Set the queued parameters due before sample ``end`` (the latest of them wins)."""
+        due = [th for t, th in self._params if t < end]
+        if due:
+            self._params = [(t, th) for t, th in self._params if t >= end]
+            self.set_params(due[-1])
 
     def process(self, audio: np.ndarray) -> np.ndarray:
         """Run mono audio (N,) through the effect, keeping its state between calls → (N,) float32."""
@@ -199,13 +220,16 @@ class PluginSink:
         return out
 
     def render(self, block: np.ndarray, t_samples: int) -> None:
-        """Engine output block (frames,) float32, in place: add the instrument, or apply the effect."""
+        """Engine output block (frames,) float32 from ``t_samples``, in place: set the parameters due in it,
+        then add the instrument, or apply the effect."""
+        self._apply_due(t_samples + len(block))
         if self.is_instrument:
             block += self.play(len(block), t_samples)
         else:
             block[:] = self.process(block)
 
     def close(self) -> None:
-        """Drop queued notes and reset the plugin's internal state (tails, filters)."""
+        """Drop queued notes and parameters, reset the plugin's internal state (tails, filters)."""
         self._events.clear()
+        self._params.clear()
         self.plugin.reset()

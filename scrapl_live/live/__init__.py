@@ -17,6 +17,7 @@ _LAZY = {
     "resynth_file": "scrapl_live.live.offline",
     "run_signal": "scrapl_live.live.offline",
     "run_demo": "scrapl_live.live.demo",
+    "HitEvent": "scrapl_live.live.events",
     "HitSink": "scrapl_live.live.sinks",
     "ParamSink": "scrapl_live.live.sinks",
     "AudioSink": "scrapl_live.live.sinks",

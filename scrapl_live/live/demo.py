@@ -113,7 +113,7 @@ def _part(
     loaded = load_model(model, threads)
     names = list(loaded.param_names)
     sink = MidiFileSink(midi_path, default_mapping(names), names, sr)
-    engine = Engine(loaded, sr, sinks=[sink], threads=threads)
+    engine = Engine(loaded, sr, sinks=[sink], threads=threads, lookahead=True)
     try:
         out = run_signal(engine, audio, tail_s=0.5)
     finally:
@@ -124,7 +124,7 @@ def _part(
 def run_demo(out_dir: str | Path, tr808_model: str | Path | None = None,
              granular_model: str | Path | None = None, threads: int = 1) -> DemoResult:
     """Make the example, resynthesise it, write input/resynth WAVs, MIDI files and compare.png."""
-    from scrapl_live.live.plot import plot_comparison
+    from scrapl_live.live.plot import hit_label, plot_comparison
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,10 +153,11 @@ def run_demo(out_dir: str | Path, tr808_model: str | Path | None = None,
     if peak > 0.99:
         result *= 0.99 / peak
     files["resynth"] = save_audio(out / "resynth.wav", result, sr)
-    hits = engines["drums"].hits
+    hits = list(engines["drums"].recent_hits)  # the example has far fewer hits than the history holds
     files["plot"] = plot_comparison(
         out / "compare.png", ex.audio, result, sr, [h.t_samples for h in hits],
         np.array([h.theta for h in hits]), list(engines["drums"].slot.current.param_names),
         title="scrapl-live demo: 808 pattern + granular texture → resynthesis",
+        labels=[hit_label(h.label, h.confidence) for h in hits],
     )
     return DemoResult(files, ex, engines, result)

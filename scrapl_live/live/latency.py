@@ -1,24 +1,26 @@
-"""Latency accounting of the engine, in parts: buffering, analysis window, detection, inference, render.
+"""Latency accounting of the engine, in parts, with bounded memory (streaming percentiles).
 
-A hit is played in the block in which its W-sample analysis window completes (see the engine), so on
-the sample clock the engine adds exactly its buffering: the window's last sample waits for the end of
-its input block (at most one block; ``block_wait``, part of the input buffer) and the output block it
-is mixed into waits one block for the audio callback.  The processing parts of that block —
-detection, inference, render of the voice's head — are timed per hit in wall-clock and thread-CPU
-time (the machine may be shared: CPU time is what the engine itself spent).  They add nothing as long
-as the block is done within one block period; the reported total adds them anyway (an upper bound).
+A hit's first prediction is played in the block in which its first window W₀ completes (see
+:mod:`scrapl_live.live.hits`), so on the sample clock the engine adds exactly its buffering: the
+window's last sample waits for the end of its input block (``block_wait``, part of the input buffer)
+and the output block it is mixed into waits one block for the audio callback.  The processing parts
+of that block — detection, inference, render of the voice's start — are timed per hit in wall-clock
+and thread-CPU time (the machine may be shared: CPU time is what the engine itself spent), and each
+refinement's processing (``refine``: inference on the longer window, render, splice) likewise.
+
+Every series is a :class:`StreamingQuantiles` (a fixed log-spaced histogram, 1 % bins), so an hour of
+hits costs the same memory as a minute.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 PARTS = ("detection", "inference", "render")
-"""Processing parts timed per hit (a texture frame has inference only)."""
+"""Processing parts of a hit's first prediction (a texture frame has inference only)."""
 
 
 class Stopwatch:
@@ -35,50 +37,89 @@ class Stopwatch:
         return lap
 
 
-@dataclass
+class StreamingQuantiles:
+    """Quantiles of a stream of non-negative values from a fixed histogram (bounded memory, O(1) add).
+
+    Bins are log-spaced by ``ratio`` between ``lo`` and ``hi`` (values outside land in the end bins), so a
+    quantile is exact to within the bin's relative width (``ratio - 1``); the mean is exact.
+    """
+
+    def __init__(self, lo: float = 1e-4, hi: float = 1e6, ratio: float = 1.01) -> None:
+        self.lo, self._log_ratio = float(lo), math.log(ratio)
+        self._counts = np.zeros(int(math.ceil(math.log(hi / lo) / self._log_ratio)) + 2, dtype=np.int64)
+        self.count, self._sum = 0, 0.0
+
+    def add(self, value: float) -> None:
+        """Record one value (NaN is ignored, a negative one counts as 0)."""
+        if math.isnan(value):
+            return
+        value = max(float(value), 0.0)
+        i = 0 if value < self.lo else 1 + int(math.log(value / self.lo) / self._log_ratio)
+        self._counts[min(i, self._counts.size - 1)] += 1
+        self.count += 1
+        self._sum += value
+
+    @property
+    def mean(self) -> float:
+        """Exact mean of the values (NaN when empty)."""
+        return self._sum / self.count if self.count else float("nan")
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (q in [0, 1]): geometric centre of the bin holding it (NaN when empty)."""
+        if not self.count:
+            return float("nan")
+        i = int(np.searchsorted(np.cumsum(self._counts), q * (self.count - 1), side="right"))
+        return 0.0 if i == 0 else self.lo * math.exp((i - 0.5) * self._log_ratio)
+
+
 class LatencyStats:
-    """Per-hit timings: wall and thread-CPU ms of each processing part, and the block wait (samples)."""
+    """Per-event timings: wall and thread-CPU ms of each processing part, and the block wait (samples)."""
 
-    wall_ms: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PARTS})
-    cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PARTS})
-    total_wall_ms: list[float] = field(default_factory=list)  # sum of the parts, per hit
-    total_cpu_ms: list[float] = field(default_factory=list)
-    wait_samples: list[int] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.wall_ms: dict[str, StreamingQuantiles] = {}
+        self.cpu_ms: dict[str, StreamingQuantiles] = {}
+        self.wait_samples = StreamingQuantiles(lo=1.0, hi=1e7)
 
-    def add(self, hit: Any) -> None:
-        """Record one event (``hit``: engine.Hit, ``timings`` {part: (wall, cpu)} and ``wait_samples``)."""
-        for part, (wall, cpu) in hit.timings.items():
-            self.wall_ms[part].append(wall)
-            self.cpu_ms[part].append(cpu)
-        self.total_wall_ms.append(sum(w for w, _ in hit.timings.values()))
-        self.total_cpu_ms.append(sum(c for _, c in hit.timings.values()))
-        self.wait_samples.append(hit.wait_samples)
+    def _series(self, table: dict[str, StreamingQuantiles], name: str) -> StreamingQuantiles:
+        if name not in table:
+            table[name] = StreamingQuantiles()
+        return table[name]
 
-    @staticmethod
-    def _pct(values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) if values else float("nan")
+    def add(self, timings: dict[str, tuple[float, float]], wait_samples: int | None = None,
+            total: str | None = "processing") -> None:
+        """Record one event: ``timings`` {part: (wall ms, cpu ms)}; their sum goes to ``total`` (if named)."""
+        for part, (wall, cpu) in timings.items():
+            self._series(self.wall_ms, part).add(wall)
+            self._series(self.cpu_ms, part).add(cpu)
+        if total is not None:
+            self._series(self.wall_ms, total).add(sum(w for w, _ in timings.values()))
+            self._series(self.cpu_ms, total).add(sum(c for _, c in timings.values()))
+        if wait_samples is not None:
+            self.wait_samples.add(wait_samples)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """{part: (p50, p99)} wall ms of every part recorded so far (``processing``: their per-hit sum)."""
+        return {name: (s.quantile(0.5), s.quantile(0.99)) for name, s in self.wall_ms.items()}
 
     def report(
         self, sample_rate: int, block_size: int, window: int, device_ms: float = 0.0
     ) -> dict[str, float]:
         """Latency parts in ms: ``<part>_ms`` / ``<part>_p99_ms`` (wall) and ``<part>_cpu_ms`` (thread CPU,
         p50) for each processing part and their per-hit sum ``processing``; buffering (input + output
-        block + ``device_ms``), the mean ``block_wait`` (inside the input buffer), the window W, and
-        ``total_excl_window_ms`` = buffering + processing p50 (``total_ms`` adds W).
+        block + ``device_ms``), the mean ``block_wait`` (inside the input buffer), the first window W₀,
+        and ``total_excl_window_ms`` = buffering + processing p50 (``total_ms`` adds W₀).
         """
         parts: dict[str, float] = {
             "buffering_ms": 2e3 * block_size / sample_rate + device_ms,
-            "block_wait_ms": 1e3 * float(np.mean(self.wait_samples)) / sample_rate if self.wait_samples
-            else float("nan"),
+            "block_wait_ms": 1e3 * self.wait_samples.mean / sample_rate,
             "window_ms": 1e3 * window / sample_rate,
         }
-        series = {p: (self.wall_ms[p], self.cpu_ms[p]) for p in PARTS}
-        series["processing"] = (self.total_wall_ms, self.total_cpu_ms)
-        for name, (wall, cpu) in series.items():
-            parts[f"{name}_ms"] = self._pct(wall, 50)
-            parts[f"{name}_p99_ms"] = self._pct(wall, 99)
-            parts[f"{name}_cpu_ms"] = self._pct(cpu, 50)
-        parts["total_excl_window_ms"] = parts["buffering_ms"] + float(np.nan_to_num(parts["processing_ms"]))
+        for name, wall in self.wall_ms.items():
+            parts[f"{name}_ms"] = wall.quantile(0.5)
+            parts[f"{name}_p99_ms"] = wall.quantile(0.99)
+            parts[f"{name}_cpu_ms"] = self.cpu_ms[name].quantile(0.5)
+        processing = parts.get("processing_ms", float("nan"))
+        parts["total_excl_window_ms"] = parts["buffering_ms"] + float(np.nan_to_num(processing))
         parts["total_ms"] = parts["total_excl_window_ms"] + parts["window_ms"]
-        parts["n"] = float(len(self.total_wall_ms))
+        parts["n"] = float(self.wall_ms["processing"].count if "processing" in self.wall_ms else 0)
         return parts

@@ -1,7 +1,10 @@
 """File mode: run the live :class:`Engine` block by block over a signal or file, with no audio device.
 
-Inference runs inline (deterministic: the same file gives the same output), otherwise the path is
-exactly the live one: same detector, same windows, same voices, same sinks, same block size.
+Inference runs inline (deterministic: the same file gives the same output), otherwise the path is the
+live one — same detector, voices, sinks and block size — except for its timing: a file may be looked
+ahead in, so the engine runs with ``lookahead=True`` (each hit analysed on the full window, its voice
+placed exactly at its onset in an output delayed by ``Engine.delay``) and :func:`run_signal` removes
+that delay, as a DAW compensates a plugin's latency.
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ class OfflineResult:
 def run_signal(engine: Engine, audio: np.ndarray, tail_s: float = 1.0, progress: bool = False) -> np.ndarray:
     """Feed ``audio`` (N,) at ``engine.sample_rate`` through ``engine``; return its output (N + tail,).
 
-    The input is zero-padded by ``tail_s`` seconds (and to whole blocks) so late hits and ringing
-    voices finish; the output is trimmed to N + tail samples.
+    The input is zero-padded by ``tail_s`` seconds plus the engine's output delay (and to whole blocks)
+    so late hits and ringing voices finish; the output, shifted back by that delay (latency
+    compensation: output sample i belongs to input sample i), is trimmed to N + tail samples.
     """
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
     if x.size == 0:
         raise ValueError("audio is empty")
-    bs = engine.block_size
+    bs, delay = engine.block_size, engine.delay
     total = x.size + int(tail_s * engine.sample_rate)
-    n_blocks = -(-total // bs)
+    n_blocks = -(-(total + delay) // bs)
     padded = np.zeros(n_blocks * bs, dtype=np.float32)
     padded[: x.size] = x
     out = np.empty_like(padded)
@@ -54,7 +58,7 @@ def run_signal(engine: Engine, audio: np.ndarray, tail_s: float = 1.0, progress:
     for b in blocks:
         out[b * bs : (b + 1) * bs] = engine.process_block(padded[b * bs : (b + 1) * bs])
     engine.drain()
-    return out[:total]
+    return out[delay : delay + total]
 
 
 def resynth_file(
@@ -71,13 +75,13 @@ def resynth_file(
     """Resynthesise an audio file (WAV/FLAC/MP3/OGG, any rate, mono or stereo) through the engine.
 
     Writes ``out_path`` (WAV) when given; sinks (e.g. a MIDI file writer) see every hit. Returns the
-    input, output and the engine (its ``hits`` and ``latency``).
+    input, output and the engine (its ``recent_hits``, ``n_hits`` and ``latency``).
     """
     audio, sr = load_audio(path, sample_rate=sample_rate)
     if float(np.max(np.abs(audio))) == 0.0:
         log.warning("%s is silent: nothing to detect", path)
     engine = Engine(model, sr, block_size=block_size, sinks=sinks or [], play_voices=play_voices,
-                    threads=threads)
+                    threads=threads, lookahead=True)
     try:
         out = run_signal(engine, audio, progress=progress)
     finally:

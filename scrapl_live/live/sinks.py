@@ -12,7 +12,8 @@ are constructed.  ``theta`` is the encoder output in the normalised domain, shap
 
 Three roles, any combination per sink (the engine checks with ``isinstance``):
 
-* ``HitSink.on_hit``    — one event per detected hit (tr808 mode): MIDI note + CCs, plugin note.
+* ``HitSink.on_hit`` / ``on_refine`` — the first prediction of each detected hit (hit mode) and each
+  later refinement of it (:class:`~scrapl_live.live.events.HitEvent`): MIDI note + CCs, plugin note.
 * ``ParamSink.on_params`` — continuous parameter updates (granular mode), already smoothed.
 * ``AudioSink.render``  — adds or processes audio in the engine's output block in place (a plugin
   instrument renders its notes into it, an effect processes it).
@@ -24,16 +25,19 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from scrapl_live.live.events import HitEvent
+
 
 @runtime_checkable
 class HitSink(Protocol):
-    """Receives one event per detected hit."""
+    """Receives the predictions of each detected hit."""
 
-    def on_hit(self, t_samples: int, velocity: float, theta: np.ndarray, params: dict[str, float]) -> None:
-        """A hit with onset at ``t_samples``; ``velocity`` in [0, 1] from the hit's peak level.
+    def on_hit(self, event: HitEvent) -> None:
+        """The first prediction of a hit (``event.stage == 0``), as soon as its first window is heard."""
+        ...
 
-        theta: (U,) float32 in [0, 1]; params: physical values by parameter name.
-        """
+    def on_refine(self, event: HitEvent) -> None:
+        """A refinement of a hit already announced by ``on_hit`` (same ``hit_id``, ``stage >= 1``)."""
         ...
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from scrapl_live.control.mapping import Mapping
 from scrapl_live.control.midi import MidiSink, open_midi_out
+from tests.control.hits import event
 
 needs_jack = pytest.mark.usefixtures("jack_server")
 
@@ -64,7 +65,7 @@ def _connect_virtual(client_name: str):
 def test_hit_bytes_on_virtual_port(client_name: str) -> None:
     sink, rx = _connect_virtual(client_name)
     theta = np.array([0.3, 0.77, 0.999], dtype=np.float32)
-    sink.on_hit(1000, 0.5, theta, {})
+    sink.on_hit(event(1000, 0.5, theta))
     got = _read(rx, 6)
     assert got == _expected_cc(theta) + [[0x99, 38, 64]]
     # the engine clock: a block ending before the note-off sends nothing, the next one sends it
@@ -81,8 +82,8 @@ def test_hit_bytes_on_virtual_port(client_name: str) -> None:
 def test_retrigger_and_param_updates(client_name: str) -> None:
     sink, rx = _connect_virtual(client_name)
     theta = np.array([8192 / 16383, 0.5, 8200 / 16383], dtype=np.float32)
-    sink.on_hit(0, 1.0, theta, {})
-    sink.on_hit(100, 0.2, theta, {})  # before the first note-off is due: it ends the first note first
+    sink.on_hit(event(0, 1.0, theta))
+    sink.on_hit(event(100, 0.2, theta))  # before the first note-off is due: it ends the first note first
     got = _read(rx, 13)  # 5 CCs + note-on, then note-off + 5 CCs + note-on
     assert len(got) == 13
     assert got[5] == [0x99, 38, 127] and got[6] == [0x89, 38, 0] and got[12] == [0x99, 38, 25]
@@ -100,13 +101,40 @@ def test_retrigger_and_param_updates(client_name: str) -> None:
 
 @pytest.mark.jack
 @needs_jack
+@pytest.mark.parametrize("cc_once", [False, True])
+def test_refinements_update_the_ccs(client_name: str, cc_once: bool) -> None:
+    layout = MAPPING.to_dict()
+    mapping = Mapping.from_dict({**layout, "midi": {**layout["midi"], "cc_once": cc_once}})
+    sink = MidiSink(mapping, NAMES, SR, client_name=client_name)
+    rx = _jack_in(client_name + "-rx")
+    rx.open_port(rx.get_ports().index(f"{client_name}:out"))
+    time.sleep(0.05)
+    first = np.array([8192 / 16383, 0.5, 8200 / 16383], np.float32)
+    mid = np.array([8192 / 16383, 0.6, 8200 / 16383], np.float32)  # only decay changes
+    last = np.array([8320 / 16383, 0.6, 8200 / 16383], np.float32)  # only the pitch MSB changes
+    sink.on_hit(event(0, 1.0, first, hit_id=7, final=False))
+    sink.on_refine(event(0, 1.0, mid, hit_id=7, stage=1, final=False))
+    sink.on_refine(event(0, 1.0, last, hit_id=7, stage=2, final=True))
+    note_on = [0x99, 38, 127]
+    if cc_once:  # the note-on at once, one set of CCs with the final prediction
+        expected = [note_on, *_expected_cc(last)]
+    else:  # CCs + note-on, then what each refinement changed (an MSB always with its LSB)
+        expected = [*_expected_cc(first), note_on, [0xB9, 21, int(round(0.6 * 127))], [0xB9, 20, 65],
+                    [0xB9, 52, 0]]
+    assert _read(rx, len(expected)) == expected
+    sink.close()
+    rx.delete()
+
+
+@pytest.mark.jack
+@needs_jack
 def test_named_port_and_missing_port(client_name: str) -> None:
     rx = _jack_in(client_name + "-synth")
     rx.open_virtual_port("in")
     time.sleep(0.05)
     sink = MidiSink(MAPPING, NAMES, SR, port=f"{client_name}-synth:in", client_name=client_name)
     theta = np.array([0.0, 1.0, 0.25], dtype=np.float32)
-    sink.on_hit(0, 0.8, theta, {})
+    sink.on_hit(event(0, 0.8, theta))
     assert _read(rx, 6) == _expected_cc(theta) + [[0x99, 38, int(round(0.8 * 127))]]
     sink.close()
     with pytest.raises(ValueError, match=f"available: .*{client_name}-synth:in"):
@@ -121,7 +149,7 @@ def test_sink_rejects_bad_input(client_name: str) -> None:
         MidiSink(MAPPING, ["pitch", "decay"], SR, client_name=client_name)
     sink = MidiSink(MAPPING, NAMES, SR, client_name=client_name)
     with pytest.raises(ValueError, match="theta"):
-        sink.on_hit(0, 0.5, np.array([0.1, np.nan, 0.2]), {})
+        sink.on_hit(event(0, 0.5, np.array([0.1, np.nan, 0.2])))
     sink.close()
 
 

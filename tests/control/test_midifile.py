@@ -10,6 +10,7 @@ import pytest
 
 from scrapl_live.control.mapping import Mapping, default_mapping
 from scrapl_live.control.midifile import MidiFileSink
+from tests.control.hits import event
 
 NAMES = ["pitch", "decay", "tone"]
 SR = 44100
@@ -35,7 +36,7 @@ def test_hits_round_trip(tmp_path: Path, bits: int) -> None:
     thetas = rng.uniform(size=(4, 3)).astype(np.float32)
     vels = [1.0, 0.5, 0.25, 0.01]
     for t, th, v in zip(times, thetas, vels, strict=True):
-        sink.on_hit(t, v, th, {})
+        sink.on_hit(event(t, v, th))
     sink.close()
     events = _timed(path)
     notes = [(t, m) for t, m in events if m.type == "note_on"]
@@ -66,8 +67,8 @@ def test_param_automation_and_retrigger(tmp_path: Path) -> None:
     mapping = Mapping.from_dict({"midi": {"note_length": 0.5}, "params": params})
     path = tmp_path / "auto.mid"
     sink = MidiFileSink(path, mapping, NAMES, SR)
-    sink.on_hit(0, 1.0, np.array([0.0, 0.3, 0.0], np.float32), {})
-    sink.on_hit(SR // 10, 1.0, np.array([0.0, 0.3, 0.0], np.float32), {})  # 0.1 s < note_length
+    sink.on_hit(event(0, 1.0, np.array([0.0, 0.3, 0.0], np.float32)))
+    sink.on_hit(event(SR // 10, 1.0, np.array([0.0, 0.3, 0.0], np.float32)))  # 0.1 s < note_length
     for k in range(5):  # a sweep of pitch; tone unchanged -> no new tone CC; decay is not mapped
         sink.on_params(SR // 5 + k * 441, np.array([k / 4, 0.9, 0.0], np.float32), {})
     sink.close()
@@ -80,6 +81,25 @@ def test_param_automation_and_retrigger(tmp_path: Path) -> None:
     assert tone == [0, 0]
 
 
+def test_refinements_rewrite_the_hits_ccs_at_its_onset(tmp_path: Path) -> None:
+    mapping = Mapping.from_dict({"params": {"pitch": {"cc": 20}, "tone": {"cc": 21, "bits": 14}}})
+    path = tmp_path / "refined.mid"
+    sink = MidiFileSink(path, mapping, NAMES, SR)
+    sink.on_hit(event(1000, 1.0, [0.1, 0.0, 0.2], hit_id=1, final=False))
+    sink.on_hit(event(9000, 0.5, [0.9, 0.0, 0.8], hit_id=2, final=False))  # before hit 1's refinement
+    sink.on_refine(event(1000, 1.0, [0.4, 0.0, 0.6], hit_id=1, stage=1, final=True))
+    sink.on_refine(event(9000, 0.5, [0.7, 0.0, 0.5], hit_id=2, stage=1, final=True))
+    with pytest.raises(ValueError, match="hit 9"):
+        sink.on_refine(event(0, 1.0, [0.0, 0.0, 0.0], hit_id=9, stage=1))
+    sink.close()
+    events = _timed(path)
+    for onset, th in ((1000, [0.4, 0.0, 0.6]), (9000, [0.7, 0.0, 0.5])):
+        at = [m for t, m in events if abs(t - onset / SR) < 1e-3]
+        assert [m.type for m in at] == ["control_change"] * 3 + ["note_on"]  # one CC set, then the note
+        vals = {m.control: m.value for m in at[:3]}
+        assert vals[20] == round(th[0] * 127) and (vals[21] << 7 | vals[53]) == round(th[2] * 16383)
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
     mapping = default_mapping(NAMES)
     with pytest.raises(FileNotFoundError, match="folder"):
@@ -88,4 +108,4 @@ def test_bad_arguments(tmp_path: Path) -> None:
         MidiFileSink(tmp_path / "x.mid", mapping, NAMES, 0)
     sink = MidiFileSink(tmp_path / "x.mid", mapping, NAMES, SR)
     with pytest.raises(ValueError, match="t_samples"):
-        sink.on_hit(-5, 0.5, np.zeros(3), {})
+        sink.on_hit(event(-5, 0.5, np.zeros(3)))

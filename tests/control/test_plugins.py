@@ -16,6 +16,7 @@ from scrapl_live.control.plugins import (
     parameter_names,
     parameter_range,
 )
+from tests.control.hits import event
 
 SR = 48000
 
@@ -44,7 +45,16 @@ def test_builtin_parameters_follow_predictions() -> None:
     reverb_map = Mapping.from_dict({"params": {"res": {"plugin": "room_size"}}})
     reverb = PluginSink("builtin:Reverb", reverb_map, names, SR)
     reverb.on_params(0, np.array([0.0, 0.42, 0.0], np.float32), {})
+    assert reverb.plugin.room_size == pytest.approx(0.5)  # untouched until the next block boundary
+    reverb.render(np.zeros(256, np.float32), 0)
     assert reverb.plugin.room_size == pytest.approx(0.42, abs=1e-6)
+    # a hit and its refinement at sample 300: set in the block holding 300 (the latest prediction wins)
+    reverb.on_hit(event(300, 1.0, [0.0, 0.1, 0.0], final=False))
+    reverb.on_refine(event(300, 1.0, [0.0, 0.8, 0.0], stage=1))
+    reverb.render(np.zeros(256, np.float32), 0)
+    assert reverb.plugin.room_size == pytest.approx(0.42, abs=1e-6)
+    reverb.render(np.zeros(256, np.float32), 256)
+    assert reverb.plugin.room_size == pytest.approx(0.8, abs=1e-6)
 
 
 def test_builtin_gain_changes_rms_by_mapped_db() -> None:
@@ -53,7 +63,7 @@ def test_builtin_gain_changes_rms_by_mapped_db() -> None:
     sink = PluginSink("builtin:Gain", mapping, names, SR)
     lo, hi = BUILTIN_RANGES["Gain"]["gain_db"]
     for theta in (0.75, 0.5, 0.9):
-        sink.on_hit(0, 1.0, np.array([theta], np.float32), {})
+        sink.on_hit(event(0, 1.0, np.array([theta], np.float32)))
         x = _noise(SR)
         block = x.copy()
         sink.render(block, 0)  # an effect processes the engine block in place
@@ -121,7 +131,7 @@ def test_vst3_instrument_pitch_and_decay(vst3_dir: Path) -> None:
 
     def render(theta_decay: float, hit_at: int) -> np.ndarray:
         sink.close()  # reset between takes
-        sink.on_hit(hit_at, 1.0, np.array([theta_decay, 0.0], np.float32), {})
+        sink.on_hit(event(hit_at, 1.0, np.array([theta_decay, 0.0], np.float32)))
         out = np.zeros(SR // 2, np.float32)
         for i in range(0, len(out), 512):
             sink.render(out[i:i + 512], i)

@@ -33,11 +33,11 @@ def _copy_model(src: Path, dst_dir: Path, name: str) -> Path:
 
 def _thetas(engine: Engine, x: np.ndarray) -> list[np.ndarray]:
     """θ̂ of each hit of ``x``; the hits' onsets relative to x's start are left in ``engine.onsets``."""
-    engine.hits.clear()
-    t0 = engine._t  # the engine clock keeps running across calls
+    engine.recent_hits.clear()
+    t0 = engine.t  # the engine clock keeps running across calls
     run_signal(engine, x, tail_s=0.2)
-    engine.onsets = [h.t_samples - t0 for h in engine.hits]
-    return [h.theta for h in engine.hits]
+    engine.onsets = [h.t_samples - t0 for h in engine.recent_hits]
+    return [h.theta for h in engine.recent_hits]
 
 
 def test_swap_takes_effect_at_the_next_block(models: dict[str, Path], hits: np.ndarray) -> None:

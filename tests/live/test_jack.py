@@ -145,13 +145,13 @@ def test_hit_through_jack_gives_synth_audio_and_midi(models: dict[str, Path], tm
         engine.close()
     rx.delete()
     rec = np.load(tmp_path / "rec.npy")
-    assert len(engine.hits) >= 1
+    assert engine.n_hits >= 1
     before = rec[: hit_at + engine.window]
     after = rec[hit_at + engine.window : hit_at + engine.window + 24000]
     assert np.sqrt(np.mean(after**2)) > 10 * max(np.sqrt(np.mean(before**2)), 1e-5)  # synth hit came back
     notes = [m for m in messages if m[0] & 0xF0 == 0x90 and m[2] > 0]
     ccs = {m[1] for m in messages if m[0] & 0xF0 == 0xB0}
-    assert len(notes) == len(engine.hits) and len(ccs) == len(names)
+    assert len(notes) == engine.n_hits and len(ccs) == len(names)
     onset_out = int(np.argmax(np.abs(rec) > 0.01))
     print(f"end-to-end onset→sound {1e3 * (onset_out - hit_at) / 48000:.1f} ms (W = "
           f"{1e3 * engine.window / 48000:.1f} ms), xruns {stream.xruns}, underruns {stream.underruns}")

@@ -1,0 +1,222 @@
+"""Hit mode (tr808): one voice per detected hit, predicted early and refined as more of it is heard.
+
+Each hit runs a *schedule* of analysis windows after its onset, taken from the model card's windows
+(:attr:`LoadedModel.windows`): the first is the smallest listed window of at least ``first_window``
+samples (W₀, default 256 at the model's rate), the refinements every longer one.  A single-window model
+has no refinement.  In the block in which a window completes:
+
+* stage 0 — encoder on W₀, the voice's first ``HEAD_SAMPLES`` rendered in numpy
+  (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very output block, sinks
+  told (``on_hit``); the rest of the voice is a job;
+* refinement — encoder on the longer window, the voice's next ``HEAD_SAMPLES`` from its first unplayed
+  sample re-rendered with the new θ̂ and spliced in with a crossfade (:meth:`OneShotMixer.splice`),
+  sinks told (``on_refine``); the rest of the voice, again, is a job.
+
+The voice is level-matched to the input over the heard window (at most ``HEAD_SAMPLES``).  In file
+mode (``Engine(lookahead=True)``) only the full window is analysed, and the voice is placed exactly at
+its onset: the output is delayed by :attr:`HitMode.latency`, which covers the full window plus the
+detector's reporting delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import synths
+from scrapl_live.live.engine import LIVE_SYNTH_OPTIONS, Engine
+from scrapl_live.live.events import HitEvent
+from scrapl_live.live.latency import Stopwatch
+from scrapl_live.live.model import LoadedModel
+from scrapl_live.live.onset import OnsetDetector
+from scrapl_live.live.voices import OneShotMixer
+from synths.tr808_numpy import TR808Numpy
+
+log = logging.getLogger(__name__)
+
+HEAD_SAMPLES = 2048
+"""Voice samples rendered in the block of each prediction (43 ms at 48 kHz); the rest is a job."""
+FIRST_WINDOWS = (128, 1024)
+"""Allowed range of ``first_window`` (samples at the model's rate)."""
+DETECTION_MARGIN = 4096
+"""File mode: samples the detector may report an onset after it happened (its frames and look-ahead)."""
+MAX_PENDING = 64
+"""Hits still waiting for a window at once; older ones are finished early (bounded state)."""
+
+
+@dataclass
+class _Hit:
+    """A hit whose schedule is not finished: onset, windows left, the voice's slot and the last event."""
+
+    hit_id: int
+    onset: int
+    windows: list[int]  # model-rate windows still to analyse, ascending
+    seed: int
+    stage: int = 0
+    slot: tuple[int, int] | None = None  # mixer (slot, token)
+    version: int = 0  # bumped by each splice: a job rendered for an older θ̂ is dropped
+    event: HitEvent | None = None
+
+
+class HitMode:
+    """The hit strategy of :class:`~scrapl_live.live.engine.Engine` (see the module docstring).
+
+    first_window: W₀ in samples at the model's rate (128..1024); refine: analyse the longer windows too.
+    """
+
+    name = "hits"
+
+    def __init__(self, engine: Engine, first_window: int = 256, refine: bool = True) -> None:
+        if isinstance(first_window, bool) or not isinstance(first_window, int) or not (
+            FIRST_WINDOWS[0] <= first_window <= FIRST_WINDOWS[1]
+        ):
+            lo, hi = FIRST_WINDOWS
+            raise ValueError(f"first_window must be an int in {lo}..{hi} samples, got {first_window!r}")
+        model = engine.slot.current
+        self.engine, self.first_window, self.refine = engine, first_window, refine
+        sr = engine.sample_rate
+        base = synths.get(model.synth, **LIVE_SYNTH_OPTIONS.get(model.synth, {}))
+        seconds = base.n_samples / base.sample_rate  # one-shots are rendered at the engine rate
+        self.synth = synths.get(model.synth, **LIVE_SYNTH_OPTIONS.get(model.synth, {}), sample_rate=sr,
+                                n_samples=round(seconds * sr)).eval()
+        self.voice = TR808Numpy(self.synth)
+        self.mixer = OneShotMixer(engine.max_voices, self.synth.n_samples)
+        self.detector = OnsetDetector(sr)
+        full = engine.model_window(self.schedule(model)[-1], model)
+        self.latency = full + DETECTION_MARGIN + engine.block_size
+        self._pending: list[_Hit] = []
+        self.voice.render(np.full(self.synth.n_params, 0.5, np.float32), 0)  # first render: allocations
+
+    def schedule(self, model: LoadedModel) -> list[int]:
+        """Windows (model rate) a hit is analysed on: W₀, then the refinements (file mode: the full one)."""
+        windows = list(model.windows)
+        if self.engine.lookahead:
+            return windows[-1:]
+        if model.any_window and windows[0] <= self.first_window <= windows[-1]:
+            first = self.first_window
+        else:
+            first = next((w for w in windows if w >= self.first_window), windows[-1])
+        return [first, *(w for w in windows if w > first)] if self.refine else [first]
+
+    # ------------------------------------------------------------------------------------ block thread
+    def process(self, x: np.ndarray, t0: int, model: LoadedModel) -> None:
+        """Detect onsets in the new block; run every stage whose window completed by its end."""
+        watch = Stopwatch()
+        onsets = self.detector.process(x)
+        detection = watch.lap()
+        for onset in onsets:
+            windows = self.schedule(model)
+            hit_id = self.engine.new_hit_id()
+            self._pending.append(_Hit(hit_id, int(onset), windows, self.engine.seed + hit_id))
+        if len(self._pending) > MAX_PENDING:
+            self.engine.errors += len(self._pending) - MAX_PENDING
+            log.error("%d hits waiting for their windows: dropping the oldest", len(self._pending))
+            del self._pending[: len(self._pending) - MAX_PENDING]
+        end = self.engine.t
+        for hit in list(self._pending):
+            ready = [w for w in hit.windows if hit.onset + self.engine.model_window(w, model) <= end]
+            if not ready:
+                continue
+            # several windows complete in one block (short blocks, file mode): the longest one is enough
+            hit.windows = [w for w in hit.windows if w > ready[-1]]
+            try:
+                self._predict(hit, model, ready[-1], detection if hit.stage == 0 else None)
+            except Exception as exc:  # a failing encoder loses this prediction, never the stream
+                self.engine.errors += 1
+                log.error("hit at %d failed: %s", hit.onset, exc)
+                hit.windows = []
+            if not hit.windows:
+                self._pending.remove(hit)
+
+    def _predict(self, hit: _Hit, model: LoadedModel, n_model: int,
+                 detection: tuple[float, float] | None) -> None:
+        """One stage of ``hit``: θ̂ from its first ``n_model`` samples, the voice (re)rendered, sinks told."""
+        eng = self.engine
+        watch = Stopwatch()
+        n = eng.model_window(n_model, model)
+        win = eng.window_at(hit.onset, n)
+        theta = eng.infer(model, win, n_model)
+        inference = watch.lap()
+        peak = float(np.max(np.abs(win)))
+        velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
+        if hit.stage == 0:
+            label, confidence = self._classify(win)
+        else:
+            label, confidence = hit.event.label, hit.event.confidence
+        final = not hit.windows
+        rest = self._voice(hit, theta, float(np.max(np.abs(win[:HEAD_SAMPLES]))), min(n, HEAD_SAMPLES)) \
+            if eng.play_voices else None
+        render = watch.lap()
+        hit.event = HitEvent(hit.hit_id, hit.onset, velocity, theta, eng.physical(theta), hit.stage, final,
+                             label, confidence)
+        if hit.stage == 0:
+            eng.emit(hit.event, {"detection": detection, "inference": inference, "render": render},
+                     wait_samples=eng.t - hit.onset - n)
+        else:
+            eng.emit(hit.event, {"refine_inference": inference, "refine_render": render}, total="refine")
+        hit.stage += 1
+        if rest is not None:
+            eng.jobs.submit(rest)
+        if final and eng.capture is not None:
+            event = hit.event
+            eng.jobs.submit(lambda: eng.tap(event.t_samples, event.theta, model))
+
+    def _classify(self, win: np.ndarray) -> tuple[str | None, float | None]:
+        """(label, confidence) of the hit's first window from the engine's classifier, if any; (None, None)
+        when the window is shorter than the classifier's own (a zero-padded one would be misread)."""
+        clf = self.engine.classifier
+        if clf is None or win.size < math.ceil(clf.window * self.engine.sample_rate / clf.sample_rate):
+            return None, None
+        label, confidence = clf.classify(win, self.engine.sample_rate)
+        return str(label), float(confidence)
+
+    def _voice(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int) -> Callable[[], Any] | None:
+        """Start (stage 0) or re-render (refinement) the voice of ``hit`` with θ̂; returns the job rendering
+        the rest of it (None when the voice has gone)."""
+        mixer = self.mixer
+        if hit.slot is None:
+            head = self.voice.render(theta, hit.seed, 0, HEAD_SAMPLES)
+            gain = _gain(peak, head[:level_n])
+            at = hit.onset + self.engine.delay if self.engine.lookahead else None
+            hit.slot = mixer.trigger(head, gain, at=at, final=False)
+            done = head.size
+        else:
+            if not mixer.owns(*hit.slot):
+                return None  # the voice was stolen meanwhile
+            k = mixer.played(hit.slot[0])
+            gain = _gain(peak, self.voice.render(theta, hit.seed, 0, level_n))
+            chunk = self.voice.render(theta, hit.seed, k, HEAD_SAMPLES)
+            if mixer.splice(*hit.slot, chunk, k, gain) < 0:
+                return None  # nothing left to play
+            hit.version += 1
+            done = k + chunk.size
+        return self._rest(hit, theta, gain, done, hit.version)
+
+    def _rest(self, hit: _Hit, theta: np.ndarray, gain: float, done: int, version: int) -> Callable[[], Any]:
+        """Job: render the voice from ``done`` to its end; its closure appends it unless superseded."""
+        slot, seed, n_total = hit.slot, hit.seed, self.synth.n_samples
+
+        def job() -> Callable[[], None]:
+            rest = self.voice.render(theta, seed, done, n_total - done)
+
+            def finish() -> None:
+                if hit.version == version:
+                    self.mixer.extend(*slot, rest, done, gain)
+
+            return finish
+
+        return job
+
+    def render_into(self, out: np.ndarray) -> None:
+        """Mix the voices' next block into ``out``."""
+        self.mixer.mix_into(out)
+
+
+def _gain(peak: float, voice: np.ndarray) -> float:
+    """Voice gain matching the input's peak over the same span (at most 10: a near-silent voice stays so)."""
+    return min(peak / max(float(np.max(np.abs(voice))) if voice.size else 0.0, 1e-4), 10.0)
