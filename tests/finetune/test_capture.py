@@ -94,6 +94,42 @@ def test_add_with_model_stores_encoder_predictions(tmp_path: Path) -> None:
         np.testing.assert_allclose(s.theta, np.clip(enc(s.audio[: enc.window]), 0, 1), atol=1e-6)  # θ̂ of W
 
 
+def test_add_one_shots_batch_stores_every_file_and_reports_each(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """One-shots whose attack is their first sample (no onset to detect), silence, a corrupt file and a
+    missing one in one batch: every file is processed, each gets its line, the one-shots are stored from
+    sample 0; exit 1 because two files could not be read. Without those, exit 0; all silent: exit 1."""
+    rng = np.random.default_rng(3)
+    env = np.exp(-np.arange(int(0.4 * SR)) / (0.05 * SR))
+    shots = []
+    for i in range(3):
+        x = (0.6 * rng.standard_normal(env.size) * env).astype(np.float32)
+        x[0] = 0.9  # the attack at sample 0
+        shots.append(save_audio(tmp_path / f"kick{i}.wav", x, SR))
+    silent = save_audio(tmp_path / "silent.wav", np.zeros(SR // 2, np.float32), SR)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not audio")
+    missing = tmp_path / "missing.wav"
+    store_dir = tmp_path / "s"
+    argv = ["finetune", "add", *map(str, [shots[0], silent, bad, missing, shots[1], shots[2]]),
+            "--store", str(store_dir)]
+    assert main(argv) == 1
+    lines = capsys.readouterr().out.splitlines()
+    for shot in shots:
+        assert f"{shot}: 1 of 1 stored (the first from sample 0)" in lines
+    assert f"{silent}: 0 of 1 stored, 1 silent" in lines
+    assert any(line.startswith("not read:") and str(bad) in line for line in lines)
+    assert any(line.startswith("not read:") and f"not found: {missing}" in line for line in lines)
+    assert lines[-1].startswith("6 file(s): 4 hits found, 3 stored, 1 skipped, 2 unreadable")
+    samples = list(CaptureStore(store_dir).samples())
+    assert len(samples) == 3 and all(s.meta["start_s"] == 0.0 for s in samples)
+    stored = sorted(s.audio.tobytes() for s in samples)
+    assert stored == sorted(load_audio(p, SR)[0].tobytes() for p in shots)  # each whole one-shot, from 0
+    assert main(["finetune", "add", *map(str, shots), "--store", str(store_dir)]) == 0  # already stored
+    assert "0 of 1 stored, 1 already in the store" in capsys.readouterr().out
+    assert main(["finetune", "add", str(silent), "--store", str(store_dir)]) == 1  # nothing usable
+
+
 def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
     assert main(["finetune", "add", str(tmp_path / "nope.wav"), "--store", str(tmp_path / "s")]) == 1
     wav = save_audio(tmp_path / "w.wav", _bursts(), SR)

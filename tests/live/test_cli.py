@@ -101,3 +101,87 @@ def test_resynth_works_without_portaudio_or_rtmidi(models: dict[str, Path], tmp_
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "o.mid").is_file() and (tmp_path / "in.resynth.wav").is_file()
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1 and "Traceback" not in err and "wrote" not in out, (out, err)
+    return lines[0]
+
+
+def test_resynth_outputs_are_checked_before_the_work(models: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    x, _ = hit_sequence(2, 44100, seed=4, gap_s=(0.3, 0.3))
+    src = tmp_path / "in.wav"
+    sf.write(src, x, 44100)
+    before = src.read_bytes()
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    # a broken model: had the work started, the error would name the model, not the output
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    cases = [
+        (["-o", str(tmp_path / "folder") + "/"], "is a folder"),
+        (["-o", str(tmp_path / "folder")], "is a folder"),
+        (["-o", str(tmp_path / "out.txt")], "unknown extension '.txt'"),
+        (["-o", str(tmp_path / "afile" / "out.wav")], "is a file, not a folder"),
+        (["-o", "/proc/out.wav"], "cannot write in /proc"),
+        (["-o", str(src)], "is the input file"),
+        (["-o", str(tmp_path / "o.wav"), "--mid", "/proc/x.mid"], "--mid /proc/x.mid"),
+        (["-o", str(tmp_path / "o.wav"), "--mid", str(tmp_path / "x.wav")], "unknown extension '.wav'"),
+    ]
+    for extra, needle in cases:
+        assert main(["resynth", str(src), "--model", str(broken), *extra]) == 1, extra
+        assert needle in _one_error_line(capsys), extra
+    assert src.read_bytes() == before  # the input was never overwritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "broken.onnx", "folder", "in.wav"]
+
+
+def test_resynth_model_and_synth_mistakes_say_what_to_do(models: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    x, _ = hit_sequence(1, 44100, seed=5)
+    src = tmp_path / "in.wav"
+    sf.write(src, x, 44100)
+    pt = tmp_path / "tr808.pt"
+    pt.write_bytes(b"checkpoint")
+    out = ["-o", str(tmp_path / "o.wav")]
+    cases = [
+        (["--model", str(pt)], "is a training checkpoint: export it first"),
+        (["--model", str(tmp_path)], "is a folder: pass the model file"),
+        (["--model", str(models["granular"]), "--synth", "tr808"], "--synth tr808 contradicts --model"),
+        (["--map", str(tmp_path / "m.toml")], "--map needs --plugin or --mid"),
+    ]
+    for extra, needle in cases:
+        assert main(["resynth", str(src), *out, *extra]) == 1, extra
+        line = _one_error_line(capsys)
+        assert needle in line and "--midi-port" not in line, extra
+    assert main(["resynth", str(tmp_path), *out]) == 1
+    assert "is a folder, not an audio file" in _one_error_line(capsys)
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_ctrl_c_stops_resynth_cleanly_and_writes_nothing(models: dict[str, Path], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    x, _ = hit_sequence(200, 44100, seed=6, gap_s=(0.2, 0.3))  # ~50 s of hits: still running at the signal
+    src = tmp_path / "in.wav"
+    sf.write(src, x, 44100)
+    out, mid = tmp_path / "o.wav", tmp_path / "o.mid"
+    mid.write_bytes(b"old")  # an earlier file of that name stays as it was
+    err_path = tmp_path / "err.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "scrapl_live.cli", "resynth", str(src), "-o", str(out),
+                                 "--mid", str(mid), "--model", str(models["tr808"])],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        deadline = time.monotonic() + 240
+        while "resynth:" not in err_path.read_text() and time.monotonic() < deadline:  # the progress bar
+            assert proc.poll() is None, err_path.read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=120)
+    stderr = err_path.read_text()
+    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    assert "wrote" not in stdout and not out.exists() and mid.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["err.txt", "in.wav", "o.mid"]  # no temp left
