@@ -1,0 +1,185 @@
+"""Per-hit refinement by analysis by synthesis: θ optimised through the differentiable TR-808 synth.
+
+Each hit's θ starts at the encoder's θ̂ (or at random draws: the search limit the encoder is measured
+against) and is optimised with Adam in logit space (θ = sigmoid(z) stays in (0, 1)) so that the synth's
+output matches the whole hit.  All hits of a file form one batch (their gradients are independent).
+The target is the hit from its onset to the next onset (at most the synth's length), peak-normalised as
+the training one-shots; both signals are masked beyond that span, so a hit cut short by the next one is
+not asked to ring out into silence.  The loss is the multi-resolution STFT distance (auraloss defaults);
+``loss="mss+scrapl"`` adds the SCRAPL JTFS distance on random paths (tr808 preset, see docs/method.md).
+Deterministic given the seed (noise seeds, random starts and SCRAPL paths are functions of it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+DEFAULT_STEPS = 100
+DEFAULT_LR = 0.05
+LOSSES = ("mss", "mss+scrapl")
+EPS = 1e-3  # θ̂ is clipped to [EPS, 1 - EPS] before the logit
+
+
+@dataclass
+class RefineResult:
+    """theta (B, U) float32 in [0, 1]; loss (B,) final MR-STFT distance per hit; seconds of the search."""
+
+    theta: np.ndarray
+    loss: np.ndarray
+    seconds: float
+
+
+def default_device() -> torch.device:
+    """The GPU when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def hit_targets(audio: np.ndarray, onsets: Sequence[int], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each hit from its onset to the next onset (≤ ``n_samples``), peak-normalised, zero-padded.
+
+    audio (T,) at the synth's rate -> targets (B, n_samples) float32 and their lengths (B,) int64.
+    """
+    on = np.asarray(sorted(int(o) for o in onsets), dtype=np.int64)
+    ends = np.minimum(np.append(on[1:], audio.size), on + n_samples)
+    out = np.zeros((on.size, n_samples), np.float32)
+    for i, (a, b) in enumerate(zip(on, ends, strict=True)):
+        seg = audio[a:b]
+        peak = float(np.abs(seg).max()) if seg.size else 0.0
+        out[i, : seg.size] = seg / peak if peak > 0 else seg
+    return out, (ends - on).astype(np.int64)
+
+
+def _per_item_mss(mss: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """MR-STFT distance of each row. (B, 1, N), (B, 1, N) -> (B,)."""
+    return torch.stack([mss(y[i : i + 1], x[i : i + 1]) for i in range(y.shape[0])])
+
+
+def refine(
+    targets: np.ndarray,
+    theta0: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+    steps: int = DEFAULT_STEPS,
+    lr: float = DEFAULT_LR,
+    loss: str = "mss",
+    starts: int = 1,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> RefineResult:
+    """Optimise θ of every hit against ``targets`` (B, N) at the synth's rate, N ≤ its 1 s length (the
+    synth renders N samples: short hits cost less).
+
+    theta0 (B, U): the encoder's θ̂ (first start); None: from scratch, every start drawn at random.
+    starts: starts per hit (beyond θ̂, random draws); the start with the lowest final MR-STFT wins.
+    lengths (B,): valid samples per target (default: all). loss: one of :data:`LOSSES`.
+    """
+    import auraloss
+    from tqdm import tqdm
+
+    import synths
+
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if steps < 0 or starts < 1:
+        raise ValueError(f"need steps >= 0 and starts >= 1, got steps={steps}, starts={starts}")
+    dev = torch.device(device) if device is not None else default_device()
+    b, n = targets.shape
+    full = synths.get("tr808").n_samples
+    if not 2048 <= n <= full:
+        raise ValueError(f"targets must have 2048..{full} samples (the synth's length at most), got {n}")
+    synth = synths.get("tr808", n_samples=n, pre_delay=0, max_shift=0).to(dev)
+    gen = torch.Generator().manual_seed(int(seed))
+    init = torch.rand(b, starts, synth.n_params, generator=gen)
+    if theta0 is not None:
+        init[:, 0] = torch.as_tensor(theta0, dtype=torch.float32).clamp(EPS, 1 - EPS)
+    z = init.clamp(EPS, 1 - EPS).logit().reshape(b * starts, -1).to(dev).requires_grad_(True)
+    x = torch.as_tensor(targets, dtype=torch.float32).repeat_interleave(starts, 0).unsqueeze(1).to(dev)
+    valid = torch.as_tensor(lengths if lengths is not None else np.full(b, n)).repeat_interleave(starts, 0)
+    mask = (torch.arange(n).unsqueeze(0) < valid.unsqueeze(1)).float().unsqueeze(1).to(dev)  # (B·S, 1, N)
+    x = x * mask
+    noise_seed = (torch.arange(b) + int(seed) * 1_000_003).repeat_interleave(starts, 0).to(dev)  # as rendered
+    mss = auraloss.freq.MultiResolutionSTFTLoss().to(dev)
+    jtfs = _scrapl(n, seed).to(dev) if loss == "mss+scrapl" else None
+    opt = torch.optim.Adam([z], lr=lr)
+    t0 = time.perf_counter()
+    for _ in tqdm(range(steps), desc="refine", unit="step", disable=not progress, leave=False):
+        y = synth(torch.sigmoid(z), noise_seed) * mask
+        value = mss(y, x) + (jtfs(y, x) if jtfs is not None else 0.0)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+    with torch.no_grad():
+        theta = torch.sigmoid(z)
+        final = _per_item_mss(mss, synth(theta, noise_seed) * mask, x).reshape(b, starts)
+    best = final.argmin(dim=1)
+    rows = torch.arange(b, device=dev) * starts + best
+    return RefineResult(
+        theta=theta[rows].float().cpu().numpy(),
+        loss=final[torch.arange(b), best].float().cpu().numpy(),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _scrapl(n_samples: int, seed: int) -> torch.nn.Module:
+    """SCRAPL JTFS distance, tr808 preset, 4 random paths per call (Adam on θ normalises its scale)."""
+    from scrapl_live.loss.scrapl import SCRAPLLoss
+    from scrapl_live.train.config import TrainConfig
+
+    preset = TrainConfig(synth="tr808", loss="scrapl").jtfs_distance_settings
+    return SCRAPLLoss(shape=n_samples, **preset, grad_mult=1.0, use_p_adam=False, use_p_saga=False,
+                      paths_per_step=4, sampling_seed=int(seed))  # fmt: skip
+
+
+class HitRecorder:
+    """Hit sink keeping each hit's latest (onset, θ̂) by ``hit_id``, for refinement after a file run."""
+
+    def __init__(self) -> None:
+        self.hits: dict[int, tuple[int, np.ndarray]] = {}
+
+    def on_hit(self, event) -> None:
+        self.hits[event.hit_id] = (int(event.t_samples), np.asarray(event.theta, np.float32))
+
+    on_refine = on_hit
+
+
+def refine_file(
+    audio: np.ndarray,
+    sample_rate: int,
+    hits: Sequence[tuple[int, np.ndarray]],
+    steps: int = DEFAULT_STEPS,
+    seed: int = 0,
+    n_out: int | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, RefineResult]:
+    """Refine the hits ``(onset, θ̂)`` of ``audio`` (T,) and render the resynthesis (n_out,) float32: each
+    hit's voice with the refined θ at its onset, its peak matched to the input hit's (as the engine's
+    voices, at most ×10)."""
+    import synths
+
+    synth = synths.get("tr808", pre_delay=0, max_shift=0)
+    if sample_rate != synth.sample_rate:
+        raise ValueError(f"audio must be at the synth's {synth.sample_rate} Hz, got {sample_rate}")
+    n_out = audio.size if n_out is None else int(n_out)
+    out = np.zeros(n_out, np.float32)
+    hits = sorted(hits, key=lambda h: h[0])
+    if not hits:
+        return out, RefineResult(np.zeros((0, synth.n_params), np.float32), np.zeros(0, np.float32), 0.0)
+    onsets = [h[0] for h in hits]
+    targets, lengths = hit_targets(audio, onsets, synth.n_samples)
+    n_fit = min(synth.n_samples, -(-int(lengths.max()) // 2048) * 2048)
+    theta0 = np.stack([h[1] for h in hits])
+    result = refine(targets[:, :n_fit], theta0, lengths, steps=steps, seed=seed, progress=progress)
+    with torch.no_grad():
+        seeds = torch.arange(len(hits)) + seed * 1_000_003
+        voices = synth(torch.from_numpy(result.theta), seeds)[:, 0].numpy()
+    for onset, length, voice in zip(onsets, lengths, voices, strict=True):
+        peak = float(np.abs(audio[onset : onset + length]).max()) if length else 0.0
+        gain = min(peak / max(float(np.abs(voice[:length]).max()) if length else 0.0, 1e-4), 10.0)
+        seg = voice[: max(0, n_out - onset)]
+        out[onset : onset + seg.size] += gain * seg
+    return out, result
