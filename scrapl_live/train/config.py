@@ -63,6 +63,7 @@ class TrainConfig:
     val_items: int = 256  # validation subset size (deterministic: spread evenly over the split)
     dropout: float | None = None  # override the preset encoder dropout (None: preset)
     window: int | None = None  # encoder analysis window (None: preset)
+    windows: str | None = None  # "128,256,...,8192": one multi-window encoder, random lengths in training
     init: str | None = None  # checkpoint whose encoder weights start the run (warm start; fresh optimiser)
     ema_decay: float | None = None  # average the encoder weights (train/ema.py); best.pt holds the average
 

@@ -8,6 +8,7 @@ its own contiguous slice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,30 @@ def mix_seed(*xs: int) -> int:
     for x in xs:
         h = ((h ^ (int(x) & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 + 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
     return h
+
+
+def parse_windows(text: str | None) -> tuple[int, ...] | None:
+    """``"128,256,...,8192"`` → ascending window lengths (samples), None for None; ValueError otherwise."""
+    if text is None:
+        return None
+    try:
+        windows = tuple(int(w) for w in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"windows must be comma-separated sample counts, e.g. 128,256,8192; got {text!r}") \
+            from None
+    if len(windows) < 2 or list(windows) != sorted(set(windows)):
+        raise ValueError(f"windows must list at least two ascending sample counts, got {text!r}")
+    return windows
+
+
+def draw_window(windows: tuple[int, ...], seed: int, step: int) -> int:
+    """Input length (samples) of training step ``step``: log-uniform in ``[windows[0], windows[-1]]``, a
+    function of (seed, step) alone (exact resume); a single window is always itself."""
+    lo, hi = windows[0], windows[-1]
+    if lo == hi:
+        return lo
+    u = torch.rand((), generator=torch.Generator().manual_seed(mix_seed(seed, step, 4)), dtype=torch.float64)
+    return min(hi, int(math.exp(math.log(lo) + float(u) * math.log((hi + 1) / lo))))
 
 
 def rank_slice(batch_size: int, rank: int, world: int) -> slice:

@@ -26,7 +26,15 @@ from torch import nn
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig, removed_features
 from scrapl_live.train.curves import RunLogs, plot_curves
-from scrapl_live.train.data import BatchStream, mix_seed, rank_slice, real_dataset, synthetic_dataset
+from scrapl_live.train.data import (
+    BatchStream,
+    draw_window,
+    mix_seed,
+    parse_windows,
+    rank_slice,
+    real_dataset,
+    synthetic_dataset,
+)
 from scrapl_live.train.ema import WeightEMA
 from scrapl_live.train.losses import make_objective
 from scrapl_live.train.warmups import theta_is_warmup
@@ -54,7 +62,7 @@ class Trainer:
         self.rank, self.world = _dist()
         self.out = Path(cfg.out_dir)
         self.synth = synths.get(cfg.synth, **cfg.synth_options).to(self.device)
-        enc_cfg = encoder_config(cfg.synth, cfg.size, cfg.window)
+        enc_cfg = encoder_config(cfg.synth, cfg.size, cfg.window, windows=parse_windows(cfg.windows))
         if cfg.dropout is not None:
             enc_cfg = dataclasses.replace(enc_cfg, cnn=dataclasses.replace(enc_cfg.cnn, dropout=cfg.dropout))
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -138,7 +146,7 @@ class Trainer:
         torch.manual_seed(mix_seed(cfg.seed, step, 2, self.rank))  # dropout masks
         sl = rank_slice(cfg.batch, self.rank, self.world)
         x, seed_hat = x[sl], seed_hat[sl]
-        theta_hat = self.model(x[..., : self.window])
+        theta_hat = self.model(x[..., : draw_window(self.encoder.config.windows, cfg.seed, step)])
         self.opt.zero_grad(set_to_none=True)
         if cfg.loss == "ploss":
             n = max(0, min(self.n_syn - sl.start, sl.stop - sl.start))
@@ -219,14 +227,19 @@ class Trainer:
         if self.syn_val is not None:
             idx = spread_indices(len(self.syn_val), self.cfg.val_items)
             n = len(idx)
-            errs = []
+            errs, windows = [], self.encoder.config.windows  # a multi-window encoder: each window, mean
             for i in range(0, n, bs):
                 rows = idx[i : i + bs]
                 theta, seed = self.syn_val.theta[rows].to(self.device), self.syn_val.seed[rows]
                 x = self.synth(theta, seed)
-                errs.append(theta_l1_permille(self.encoder(x[..., : self.window]), theta) * theta.shape[0])
-            per = torch.stack(errs).sum(0) / n
+                errs.append(torch.stack([theta_l1_permille(self.encoder(x[..., :w]), theta) for w in windows])
+                            * theta.shape[0])
+            per_window = torch.stack(errs).sum(0) / n  # (n_windows, U)
+            per = per_window.mean(0)
             out["val_theta_l1"] = float(per.mean())
+            if len(windows) > 1:
+                out.update({f"val_theta_l1_w{w}": float(v.mean()) for w, v in zip(windows, per_window,
+                                                                                     strict=True)})
             out.update(
                 {
                     f"val_theta_l1_{name}": float(v)
