@@ -41,7 +41,8 @@ _TEMP = re.compile(r"^\.\d{20}-[0-9a-f]{16}\.npz\.(\d+)-[0-9a-f]{8}\.tmp$")  # s
 
 @dataclass(frozen=True)
 class CaptureSample:
-    """One stored sample: audio (N,) float32 at ``sample_rate``, θ̂ (U,) float32 or None, metadata."""
+    """One stored sample: audio (N,) float32 at ``sample_rate``, θ̂ (U,) float32 or None, metadata, and
+    the refined θ (U,) of the hit (:mod:`scrapl_live.refine`) or None (files written without one too)."""
 
     path: Path
     audio: np.ndarray
@@ -49,6 +50,7 @@ class CaptureSample:
     theta: np.ndarray | None
     meta: dict[str, Any]
     created_ns: int
+    theta_refined: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,16 @@ class CaptureStore:
 
     # ----------------------------------------------------------------------------------------- writing
     @staticmethod
-    def _validate(audio: Any, sample_rate: Any, theta: Any, meta: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    def _theta(theta: Any, name: str = "theta") -> np.ndarray:
+        th = np.zeros(0, np.float32) if theta is None else np.asarray(theta, dtype=np.float32)
+        if th.ndim != 1 or not np.isfinite(th).all() or (th.size and (th.min() < 0 or th.max() > 1)):
+            raise ValueError(f"{name} must be None or a finite (U,) vector in [0, 1], got {theta!r}")
+        return th
+
+    @classmethod
+    def _validate(
+        cls, audio: Any, sample_rate: Any, theta: Any, meta: Any
+    ) -> tuple[np.ndarray, np.ndarray, str]:
         if not isinstance(audio, np.ndarray) or not np.issubdtype(audio.dtype, np.floating):
             raise ValueError(f"audio must be a float numpy array, got {type(audio).__name__} "
                              f"{getattr(audio, 'dtype', '')}")
@@ -153,9 +164,7 @@ class CaptureStore:
             raise ValueError("audio contains NaN or infinite values")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-        th = np.zeros(0, np.float32) if theta is None else np.asarray(theta, dtype=np.float32)
-        if th.ndim != 1 or not np.isfinite(th).all() or (th.size and (th.min() < 0 or th.max() > 1)):
-            raise ValueError(f"theta must be None or a finite (U,) vector in [0, 1], got {theta!r}")
+        th = cls._theta(theta)
         if meta is not None and not isinstance(meta, dict):
             raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
         try:
@@ -170,12 +179,15 @@ class CaptureStore:
         sample_rate: int,
         theta: np.ndarray | None = None,
         meta: dict[str, Any] | None = None,
+        theta_refined: np.ndarray | None = None,
     ) -> Path | None:
         """Store one sample; returns its path, or None when skipped (silence, duplicate, cap).
 
-        audio: (N,) float mono; theta: (U,) in [0, 1] or None (no prediction); meta: JSON-able dict.
+        audio: (N,) float mono; theta: (U,) in [0, 1] or None (no prediction); meta: JSON-able dict;
+        theta_refined: (U,) in [0, 1] or None (see also :meth:`set_refined`).
         """
         audio32, th, meta_json = self._validate(audio, sample_rate, theta, meta)
+        refined = self._theta(theta_refined, "theta_refined")
         rms = float(np.sqrt(np.mean(np.square(audio32, dtype=np.float64))))
         if rms <= 10 ** (self.silence_db / 20):
             log.debug("skipped a silent sample (RMS %.1f dBFS)", 20 * np.log10(max(rms, 1e-300)))
@@ -184,7 +196,7 @@ class CaptureStore:
         created = time.time_ns()
         buf = io.BytesIO()
         np.savez(buf, audio=audio32, sample_rate=np.int64(sample_rate), theta=th, meta=np.array(meta_json),
-                 created_ns=np.int64(created))
+                 created_ns=np.int64(created), theta_refined=refined)
         data = buf.getvalue()
         with self._lock:
             entries = self._entries()
@@ -227,13 +239,27 @@ class CaptureStore:
             with np.load(path, allow_pickle=False) as z:
                 audio, sr = z["audio"], int(z["sample_rate"])
                 theta, meta, created = z["theta"], json.loads(str(z["meta"])), int(z["created_ns"])
+                refined = z["theta_refined"] if "theta_refined" in z.files else np.zeros(0, np.float32)
         except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise
             raise ValueError(f"capture sample {path} is corrupt: {exc}") from exc
         if content_hash(audio, sr) != m.group(2):
             raise ValueError(f"capture sample {path} is corrupt: content does not match its hash")
-        return CaptureSample(path, audio, sr, theta if theta.size else None, meta, created)
+        return CaptureSample(path, audio, sr, theta if theta.size else None, meta, created,
+                             refined if refined.size else None)
+
+    def set_refined(self, path: str | Path, theta_refined: np.ndarray) -> None:
+        """Record the refined θ (U,) of a stored sample (atomic rewrite; the name and hash stay)."""
+        refined = self._theta(theta_refined, "theta_refined")
+        s = self.load(path)
+        buf = io.BytesIO()
+        np.savez(buf, audio=s.audio, sample_rate=np.int64(s.sample_rate),
+                 theta=np.zeros(0, np.float32) if s.theta is None else s.theta,
+                 meta=np.array(json.dumps(s.meta, sort_keys=True)), created_ns=np.int64(s.created_ns),
+                 theta_refined=refined)
+        with self._lock:
+            write_atomic(s.path, lambda f: f.write(buf.getvalue()))
 
     def samples(self) -> Iterator[CaptureSample]:
         """Every valid sample, oldest first; corrupt files are logged and skipped."""

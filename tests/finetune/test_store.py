@@ -177,3 +177,27 @@ def test_kill_9_loses_nothing_and_leaves_no_corrupt_file(tmp_path: Path) -> None
     assert len(reported) <= len(loaded) <= len(reported) + rounds
     for s in loaded:
         assert s.meta["n"] == len(s.audio) and s.theta.shape == (6,)
+
+
+def test_refined_theta_round_trip_and_old_files(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path)
+    audio = np.sin(np.arange(4000) / 7.0).astype(np.float32)
+    theta, refined = np.full(14, 0.25, np.float32), np.linspace(0, 1, 14, dtype=np.float32)
+    path = store.add(audio, 44100, theta, {"label": "kick"})
+    assert store.load(path).theta_refined is None
+    store.set_refined(path, refined)
+    s = store.load(path)
+    assert np.array_equal(s.theta_refined, refined) and np.array_equal(s.theta, theta)
+    assert s.meta == {"label": "kick"} and np.array_equal(s.audio, audio) and len(store) == 1
+    with pytest.raises(ValueError, match="theta_refined"):
+        store.set_refined(path, np.full(14, 2.0))
+    old = tmp_path / "old"  # a file written before the field existed still loads
+    old.mkdir()
+    other = CaptureStore(old)
+    p2 = other.add(audio * 0.5, 44100, theta)
+    with np.load(p2) as z:
+        keep = {k: z[k] for k in z.files if k != "theta_refined"}
+    np.savez(p2.with_suffix(""), **keep)  # np.savez appends .npz: the same name again
+    assert "theta_refined" not in np.load(p2).files and other.load(p2).theta_refined is None
+    p3 = other.add(audio * 0.25, 44100, theta, theta_refined=refined)
+    assert np.array_equal(other.load(p3).theta_refined, refined)
