@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output audio file, .wav/.flac/.ogg (default: INPUT.resynth.wav)")
     _engine_args(p)
     p.add_argument("--mid", type=Path, default=None, help="also write a MIDI file (notes + CCs), .mid")
+    from scrapl_live.refine import DEFAULT_STEPS
+
+    p.add_argument("--refine", type=int, nargs="?", const=DEFAULT_STEPS, default=None, metavar="STEPS",
+                   help=f"tr808: refine every hit's θ by analysis by synthesis before writing the audio "
+                   f"(STEPS Adam steps, default {DEFAULT_STEPS}; the MIDI file keeps the encoder's θ̂)")
     _block_arg(p)
     p.set_defaults(func=_resynth)
 
@@ -117,14 +122,19 @@ def _mapping(args: argparse.Namespace, names: list[str]):  # noqa: ANN202 - cont
 
 
 def _plugin_sink(args: argparse.Namespace, names: list[str], sr: int) -> list[object]:
+    routed: list[object] = []
+    if args.map is not None and _mapping(args, names).class_plugins():  # [classes.X] plugin = ...
+        from scrapl_live.control.routing import class_plugin_sinks
+
+        routed = list(class_plugin_sinks(_mapping(args, names), names, sr))
     if args.plugin is None:
         midi = "--midi-port" if hasattr(args, "midi_port") else "--mid"
-        if args.map is not None and not getattr(args, midi.strip("-").replace("-", "_"), None):
+        if args.map is not None and not routed and not getattr(args, midi.strip("-").replace("-", "_"), None):
             raise ValueError(f"--map needs --plugin or {midi} to apply to")
-        return []
+        return routed
     from scrapl_live.control.plugins import PluginSink
 
-    return [PluginSink(args.plugin, _mapping(args, names), names, sr)]
+    return [*routed, PluginSink(args.plugin, _mapping(args, names), names, sr)]
 
 
 def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN001 - Engine
@@ -206,8 +216,21 @@ def _resynth(args: argparse.Namespace) -> int:
         if mid is not None:
             sinks.append(MidiFileSink(stack.enter_context(staged(mid)), _mapping(args, names), names,
                                       FILE_SAMPLE_RATE))
+        if args.refine is not None:
+            from scrapl_live.refine import HitRecorder, refine_file
+
+            if model.synth != "tr808" or args.refine < 0:
+                raise ValueError(f"--refine needs a tr808 model and STEPS >= 0, got {model.synth}, "
+                                 f"{args.refine}")
+            sinks.append(recorder := HitRecorder())
         result = resynth_file(args.input, model, tmp_out, sinks=sinks, block_size=args.block,
                               threads=args.threads, progress=True)
+        if args.refine is not None:  # the refined voices replace the engine's output
+            from scrapl_live.audio import save_audio
+
+            audio, _ = refine_file(result.input, result.sample_rate, list(recorder.hits.values()),
+                                   args.refine, n_out=result.output.size)
+            save_audio(tmp_out, audio, result.sample_rate)
     _summary(result.engine, f"{args.input.name} → {out.name}")
     print(f"wrote {out}" + (f" and {mid}" if mid else ""))
     return 0

@@ -1,0 +1,52 @@
+"""Per-drum-class plugins: the mapping's ``[classes.<class>] plugin`` plays only the hits of that class.
+
+:func:`class_plugin_sinks` builds one :class:`~scrapl_live.control.plugins.PluginSink` per routed class,
+each wrapped in a :class:`ClassRouted` that hands it the hits of its class (their first prediction and
+refinements) and the engine's audio blocks (so an instrument renders, an effect processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from scrapl_live.control.mapping import Mapping
+from scrapl_live.live.events import HitEvent
+
+
+class ClassRouted:
+    """A hit/audio/close sink that passes on only the hits whose ``label`` is ``label``."""
+
+    def __init__(self, label: str, sink: Any) -> None:
+        self.label, self.sink = label, sink
+
+    def on_hit(self, event: HitEvent) -> None:
+        if event.label == self.label:
+            self.sink.on_hit(event)
+
+    def on_refine(self, event: HitEvent) -> None:
+        if event.label == self.label:
+            self.sink.on_refine(event)
+
+    def render(self, block: np.ndarray, t_samples: int) -> None:
+        self.sink.render(block, t_samples)
+
+    def close(self) -> None:
+        close = getattr(self.sink, "close", None)
+        if close is not None:
+            close()
+
+
+def class_plugin_sinks(mapping: Mapping, param_names: Sequence[str], sample_rate: int) -> list[ClassRouted]:
+    """One routed plugin sink per class the mapping gives a plugin (loading errors name the class)."""
+    from scrapl_live.control.plugins import PluginSink
+
+    sinks = []
+    for label, spec in mapping.class_plugins().items():
+        try:
+            sinks.append(ClassRouted(label, PluginSink(spec, mapping, param_names, sample_rate)))
+        except (ValueError, FileNotFoundError) as exc:
+            raise ValueError(f"mapping: classes.{label}.plugin = {spec!r}: {exc}") from exc
+    return sinks

@@ -1,0 +1,93 @@
+"""The shipped drum-class head in the engine: found through the tr808 card, labels in file mode, no
+label from a window shorter than the head's; the PNG shows the classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scrapl_live.live.classify import CLASSES, classifier_for, load_classifier
+from scrapl_live.live.engine import Engine
+from scrapl_live.live.model import load_model
+from scrapl_live.live.offline import run_signal
+from scrapl_live.live.plot import hit_label, plot_comparison
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+SR = 44100
+
+
+def _kick(n: int = 22050) -> np.ndarray:
+    t = np.arange(n) / SR
+    f = 50 + 100 * np.exp(-t / 0.03)
+    return (0.8 * np.sin(2 * np.pi * np.cumsum(f) / SR) * np.exp(-t / 0.3)).astype(np.float32)
+
+
+def _pattern() -> np.ndarray:
+    x = np.zeros(3 * SR, np.float32)
+    for k in range(3):
+        x[k * SR + 2000 : k * SR + 2000 + 22050] += _kick()
+    return x
+
+
+def test_the_tr808_card_names_the_shipped_head() -> None:
+    clf = classifier_for(load_model(MODELS / "tr808.onnx"))
+    assert clf is not None and clf.window == clf.card["window"] and clf.card["classes"] == list(CLASSES)
+    assert classifier_for(load_model(MODELS / "granular.onnx")) is None
+
+
+def test_file_mode_labels_every_hit_and_a_short_live_window_leaves_it_unlabelled() -> None:
+    offline = Engine(MODELS / "tr808.onnx", SR, 256, lookahead=True, play_voices=False)
+    run_signal(offline, _pattern())
+    hits = list(offline.recent_hits)
+    assert len(hits) == 3
+    assert all(h.label == "kick" and 0.0 < h.confidence <= 1.0 for h in hits)
+    live = Engine(MODELS / "tr808.onnx", SR, 256, play_voices=False, first_window=256)
+    run_signal(live, _pattern())
+    first = [h for h in live.recent_hits]
+    assert first and all(h.label is None for h in first)  # 256 samples < the head's 2048: not guessed
+
+
+def test_a_broken_named_head_is_one_clear_error(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    for name in ("tr808.onnx", "tr808.json"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    card = json.loads((tmp_path / "tr808.json").read_text())
+    card["classifier"] = "missing.onnx"
+    (tmp_path / "tr808.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="names classifier .*missing.onnx"):
+        Engine(tmp_path / "tr808.onnx", SR, 256)
+
+
+def test_plot_marks_classes(tmp_path: Path) -> None:
+    clf = load_classifier(MODELS / "drumclass.onnx")
+    x = _pattern()
+    labels = [hit_label(*clf.classify(x[k * SR + 2000 :], SR)) for k in range(3)]
+    assert labels[0].startswith("kick ")
+    thetas = np.full((3, 2), 0.5)
+    a = plot_comparison(tmp_path / "a.png", x, x, SR, [2000, SR + 2000, 2 * SR + 2000], thetas, ["p", "q"],
+                        labels=labels)
+    b = plot_comparison(tmp_path / "b.png", x, x, SR, [2000, SR + 2000, 2 * SR + 2000], thetas, ["p", "q"])
+    assert a.read_bytes() != b.read_bytes()
+    assert hit_label(None, None) is None and hit_label("tom", None) == "tom"
+    with pytest.raises(ValueError):
+        plot_comparison(tmp_path / "c.png", x, x, SR, [2000], thetas[:1], ["p", "q"], labels=["a", "b"])
+
+
+def test_resynth_command_writes_class_notes_and_markers(tmp_path: Path) -> None:
+    import mido
+    import soundfile as sf
+
+    from scrapl_live.cli import main
+
+    sf.write(tmp_path / "kicks.wav", _pattern(), SR)
+    rc = main(["resynth", str(tmp_path / "kicks.wav"), "-o", str(tmp_path / "out.wav"),
+               "--mid", str(tmp_path / "out.mid")])
+    assert rc == 0
+    msgs = list(mido.MidiFile(tmp_path / "out.mid").tracks[0])
+    assert [m.note for m in msgs if m.type == "note_on"] == [36, 36, 36]
+    markers = [m.text for m in msgs if m.type == "marker"]
+    assert len(markers) == 3 and all(t.startswith("kick ") for t in markers)
