@@ -6,6 +6,11 @@ times single-example inference (batch 1) after a warm-up, interleaving onnxrunti
 both see the same machine load.  Prints a markdown table (wall-clock p50/p99 and calling-thread CPU-time
 p99 in ms, torch/onnxruntime ratio, weights, ONNX bytes) and whether tr808-live meets p99 ≤ 2 ms.
 
+Then the multi-window tr808 live encoder (one graph, any length 128–8192 samples, progressive
+prediction): onnxruntime p50/p99 at every window of the schedule, interleaved with the single-window
+W = 2048 encoder (the architecture shipped before) in the same run, the ratio of their p50s, and the
+verdict against p99 ≤ 1 ms at W₀ = 256 and ≤ 2 ms at every window.
+
     python benchmarks/bench_encoder.py [--runs 1000] [--threads 1]
 """
 
@@ -35,6 +40,8 @@ CASES = [
     ("granular", "paper", None),
 ]
 P99_BUDGET_MS = 2.0
+MULTI_WINDOWS = (128, 256, 512, 1024, 2048, 4096, 8192)
+W0, W0_BUDGET_MS = 256, 1.0
 
 
 def _time(fn, x, runs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,19 +95,37 @@ def bench_case(synth: str, size: str, window: int | None, runs: int, threads: in
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=1000, help="timed calls per runtime and case")
-    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op and torch threads")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(args.threads)
+def bench_windows(runs: int, threads: int, tmp: Path) -> list[dict]:
+    """Time the multi-window encoder at each window against the single-window W = 2048 one (onnxruntime)."""
+    torch.manual_seed(0)
+    multi = Encoder(encoder_config("tr808", "live", windows=MULTI_WINDOWS)).eval()
+    export_onnx(multi, tmp / "tr808-multi.onnx")
+    torch.manual_seed(0)
+    export_onnx(Encoder(encoder_config("tr808", "live", 2048)).eval(), tmp / "tr808-single-2048.onnx")
+    base = OnnxEncoder(tmp / "tr808-single-2048.onnx", threads=threads)
+    runtime = OnnxEncoder(tmp / "tr808-multi.onnx", threads=threads)
+    x_base = np.random.default_rng(0).standard_normal(base.window).astype(np.float32)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for synth, size, window in CASES:
-            rows.append(bench_case(synth, size, window, args.runs, args.threads, Path(tmp)))
-            print(f"done {rows[-1]['case']}", file=sys.stderr)
-    print(f"\nencoder inference, batch 1, {args.threads} thread(s), {args.runs} runs each\n")
+    for w in MULTI_WINDOWS:
+        x = np.random.default_rng(w).standard_normal(w).astype(np.float32)
+        for _ in range(20):
+            runtime(x)
+            base(x_base)
+        multi_runs, base_runs = [], []
+        for _ in range(10):
+            multi_runs.append(_time(runtime, x, runs // 10))
+            base_runs.append(_time(base, x_base, runs // 10))
+        m_wall, m_cpu = (np.concatenate(a) for a in zip(*multi_runs, strict=True))
+        b_wall = np.concatenate([r[0] for r in base_runs])
+        rows.append(dict(window=w, p50=float(np.percentile(m_wall, 50)), p99=float(np.percentile(m_wall, 99)),
+                         cpu_p99=float(np.percentile(m_cpu, 99)), base_p50=float(np.percentile(b_wall, 50))))
+        print(f"done multi-window W={w}", file=sys.stderr)
+    return rows
+
+
+def print_cases(rows: list[dict], runs: int, threads: int) -> None:
+    """The per-preset table and the tr808-live W=2048 verdict."""
+    print(f"\nencoder inference, batch 1, {threads} thread(s), {runs} runs each\n")
     print(
         "| case | weights | ONNX kB | onnxruntime p50 / p99 / CPU-p99 ms | torch p50 / p99 / CPU-p99 ms "
         "| torch/ort (p50) |"
@@ -120,6 +145,40 @@ def main() -> None:
             f"tr808 live W=2048: onnxruntime {label} p99 {value:.3f} ms {verdict} "
             f"the {P99_BUDGET_MS} ms budget"
         )
+
+
+def print_windows(rows: list[dict], runs: int, threads: int) -> None:
+    """The multi-window table: per window p50/p99, the W=2048 single-window p50 and the budgets."""
+    lo, hi = MULTI_WINDOWS[0], MULTI_WINDOWS[-1]
+    print(f"\nmulti-window tr808 live encoder (one ONNX graph, any length {lo}–{hi}), onnxruntime, batch 1, "
+          f"{threads} thread(s), {runs} runs; baseline: single-window W=2048 encoder\n")
+    print("| window | ms | p50 / p99 / CPU-p99 ms | W=2048 single p50 ms | ratio (p50) | budget |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        budget = W0_BUDGET_MS if r["window"] == W0 else P99_BUDGET_MS
+        verdict = "meets" if r["p99"] <= budget else "MISSES"
+        print(f"| {r['window']} | {1e3 * r['window'] / 44100:.1f} | {r['p50']:.3f} / {r['p99']:.3f} / "
+              f"{r['cpu_p99']:.3f} | {r['base_p50']:.3f} | {r['p50'] / r['base_p50']:.2f}× "
+              f"| p99 ≤ {budget} ms: {verdict} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1000, help="timed calls per runtime and case")
+    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op and torch threads")
+    ap.add_argument("--windows-only", action="store_true", help="only the multi-window table")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for synth, size, window in [] if args.windows_only else CASES:
+            rows.append(bench_case(synth, size, window, args.runs, args.threads, Path(tmp)))
+            print(f"done {rows[-1]['case']}", file=sys.stderr)
+        multi = bench_windows(args.runs, args.threads, Path(tmp))
+    if rows:
+        print_cases(rows, args.runs, args.threads)
+    print_windows(multi, args.runs, args.threads)
     print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
