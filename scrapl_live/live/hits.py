@@ -1,9 +1,11 @@
 """Hit mode (tr808): one voice per detected hit, predicted early and refined as more of it is heard.
 
 Each hit runs a *schedule* of analysis windows after its onset, taken from the model card's windows
-(:attr:`LoadedModel.windows`): the first is the smallest listed window of at least ``first_window``
-samples (W₀, default 256 at the model's rate), the refinements every longer one.  A single-window model
-has no refinement.  In the block in which a window completes:
+(:attr:`LoadedModel.windows`): the first is ``first_window`` (W₀, default 256 samples at the model's
+rate; the smallest listed window at least as long when the encoder takes listed lengths only), then
+each listed window at least ``REFINE_RATIO`` times the previous one, and always the longest (the full
+hit): 256 → 1024 → 4096 → 8192 for windows 128…8192.  A single-window model has no refinement.  In
+the block in which a window completes:
 
 * stage 0 — encoder on W₀, the voice's first ``HEAD_SAMPLES`` rendered in numpy
   (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very output block, sinks
@@ -45,6 +47,8 @@ FIRST_WINDOWS = (128, 1024)
 """Allowed range of ``first_window`` (samples at the model's rate)."""
 DETECTION_MARGIN = 4096
 """File mode: samples the detector may report an onset after it happened (its frames and look-ahead)."""
+REFINE_RATIO = 4
+"""Each refinement's window is at least this many times the previous one (plus the longest window)."""
 MAX_PENDING = 64
 """Hits still waiting for a window at once; older ones are finished early (bounded state)."""
 
@@ -101,7 +105,11 @@ class HitMode:
             first = self.first_window
         else:
             first = next((w for w in windows if w >= self.first_window), windows[-1])
-        return [first, *(w for w in windows if w > first)] if self.refine else [first]
+        schedule = [first]
+        for w in windows if self.refine else ():
+            if w >= REFINE_RATIO * schedule[-1] or w == windows[-1] > schedule[-1]:
+                schedule.append(w)
+        return schedule
 
     # ------------------------------------------------------------------------------------ block thread
     def process(self, x: np.ndarray, t0: int, model: LoadedModel) -> None:

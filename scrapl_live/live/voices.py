@@ -19,7 +19,7 @@ class OneShotMixer:
     index of the next sample :meth:`mix_into` produces.
     """
 
-    def __init__(self, max_voices: int = 8, max_len: int = 48000, fade: int = 64, xfade: int = 256) -> None:
+    def __init__(self, max_voices: int = 8, max_len: int = 48000, fade: int = 64, xfade: int = 2048) -> None:
         if max_voices < 1 or max_len < 1:
             raise ValueError(f"max_voices and max_len must be >= 1, got {max_voices}, {max_len}")
         self.max_voices, self.max_len, self.fade = int(max_voices), int(max_len), int(fade)

@@ -75,12 +75,13 @@ def test_hits_use_the_window_after_each_onset(models: dict[str, Path], lookahead
     assert np.sqrt(np.mean(out**2)) > 1e-3 and np.abs(out).max() <= 1.0
 
 
-def _full_voice(engine: Engine, event: HitEvent, x: np.ndarray) -> np.ndarray:
-    """The torch synth's whole voice of ``event``, level-matched to the input as the engine does."""
+def _full_voice(engine: Engine, event: HitEvent, x: np.ndarray, window: int | None = None) -> np.ndarray:
+    """The torch synth's whole voice of ``event``, level-matched to the input over its ``window`` (default:
+    the full one) as the engine does."""
     with torch.no_grad():
         full = engine.synth(torch.from_numpy(event.theta[None]), torch.tensor([engine.seed + event.hit_id]))
     full = full[0, 0].numpy()
-    n = min(engine.window, 2048)
+    n = min(window or engine.window, 2048)
     return full * min(np.abs(x[event.t_samples : event.t_samples + n]).max() / np.abs(full[:n]).max(), 10.0)
 
 
@@ -204,3 +205,70 @@ def test_engine_rejects_bad_arguments(models: dict[str, Path], tmp_path: Path) -
         Engine(models["tr808"], SR, first_window=64)
     with pytest.raises(ValueError, match="tr808 mode.*analysis_hop_s"):
         Engine(models["tr808"], SR, analysis_hop_s=0.5)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "tr808.onnx"
+
+
+@pytest.fixture(scope="module")
+def refined() -> tuple[Engine, Recorder, np.ndarray, np.ndarray]:
+    """The shipped multi-window 808 encoder live (no look-ahead) over a sequence of 808 hits."""
+    torch.set_num_threads(1)
+    x, _ = hit_sequence(10, SR, seed=13, levels_db=(-24.0, -6.0), gap_s=(0.4, 0.5), noise_db=-150.0)
+    rec = Recorder()
+    engine = Engine(SHIPPED, SR, 256, sinks=[rec])
+    out = run_signal(engine, x, tail_s=0.5)
+    return engine, rec, x, out
+
+
+def test_refinements_move_theta_toward_the_full_window_prediction(refined) -> None:  # noqa: ANN001
+    engine, rec, x, _ = refined
+    model = engine.slot.current
+    schedule = engine.strategy.schedule(model)
+    assert len(schedule) >= 3 and schedule[0] == 256  # W0, then longer windows up to the full one
+    assert len(rec.refinements) == (len(schedule) - 1) * len(rec.hits) >= 10
+    enc = OnnxEncoder(SHIPPED)
+    dist = np.zeros(len(schedule))
+    for hit in rec.hits:
+        stages = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
+        assert [e.stage for e in stages] == list(range(len(schedule)))
+        assert [e.final for e in stages] == [False] * (len(schedule) - 1) + [True]
+        for e, w in zip(stages, schedule, strict=True):  # each stage: the encoder on its own window
+            np.testing.assert_allclose(e.theta, enc(x[hit.t_samples : hit.t_samples + w]), atol=1e-5)
+        dist += [np.abs(e.theta - stages[-1].theta).mean() for e in stages]
+    dist /= len(rec.hits)
+    assert np.all(np.diff(dist) < 0) and dist[-1] == 0.0, dist  # on average each refinement gets closer
+    p50, p99 = engine.latency.summary()["refine"]
+    assert 0 < p50 <= p99
+
+
+def test_refinement_splices_do_not_click(refined) -> None:  # noqa: ANN001
+    """At each splice no output step is larger than the largest step of the same output with the voice
+    unrefined or refined throughout (the crossfade region and 512 samples either side)."""
+    engine, rec, x, out = refined
+    schedule, voice = engine.strategy.schedule(engine.slot.current), engine.strategy.voice
+    first = (rec.hits[0].t_samples + schedule[0] - 1) // 256 * 256
+    assert np.any(out[first : first + 256]) and not np.any(out[:first])  # sound from W0's block on
+    xf, checked = engine.strategy.mixer.xfade, 0
+    r = (0.5 - 0.5 * np.cos(np.pi * (np.arange(xf) + 0.5) / xf)).astype(np.float32)
+
+    def level_matched(e: HitEvent, n: int, lo: int, hi: int) -> np.ndarray:
+        seed, m = engine.seed + e.hit_id, min(n, 2048)
+        peak = np.abs(voice.render(e.theta, seed, 0, m)).max()
+        gain = np.abs(x[e.t_samples : e.t_samples + m]).max() / peak
+        return voice.render(e.theta, seed, lo, hi - lo) * np.float32(min(gain, 10.0))
+
+    for hit in rec.hits:
+        stages = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
+        for old, new, w_old, w in zip(stages[:-1], stages[1:], schedule[:-1], schedule[1:], strict=True):
+            p = (hit.t_samples + w - 1) // 256 * 256  # the block in which window w completed
+            k = p - ((hit.t_samples + schedule[0] - 1) // 256 * 256)  # voice index of the splice
+            a = level_matched(old, w_old, k - 512, k + xf + 512)
+            b = level_matched(new, w, k - 512, k + xf + 512)
+            mine = np.concatenate([a[:512], a[512:-512] + r * (b[512:-512] - a[512:-512]), b[-512:]])
+            others = out[p - 512 : p + xf + 512] - mine  # the hit's neighbours still ringing
+            unspliced = max(np.abs(np.diff(others + a)).max(), np.abs(np.diff(others + b)).max())
+            steps = np.abs(np.diff(out[p - 513 : p + xf + 1]))
+            assert steps.max() <= unspliced * (1 + 1e-3), (hit.hit_id, w, steps.max(), unspliced)
+            checked += 1
+    assert checked == len(rec.refinements)
