@@ -1,10 +1,13 @@
 """Output peak limiter: the engine's output never exceeds ``ceiling`` and is never hard-clipped.
 
-Instant attack, no look-ahead (a live engine cannot wait), exponential release in dB: the gain at
-sample n is ``min(0 dB, min over k <= n of (need[k] + (n - k)·release))`` where ``need[k]`` is the gain
-(dB) that brings sample k to the ceiling — computed for a whole block at once with a running minimum.
-So the waveform is scaled, not flattened: a voice louder than full scale comes out quieter, with its
-shape intact, and recovers to unity gain at ``release_db_s`` once the overshoot has passed.
+No look-ahead beyond the block being processed (a live engine cannot wait), so no added latency.
+``need[k]`` is the gain (dB) that brings sample k to the ceiling; within a block the gain at sample n
+already takes the block's later samples into account (``a[n] = min over k >= n of need[k]``), so the
+gain is constant up to the block's loudest overshoot and that sample alone touches the ceiling — the
+waveform is scaled, not flattened.  Across blocks the gain recovers at ``release_db_s``:
+``g[n] = min(0, a[n], g[n - 1] + release)``, computed for the whole block with running minima.  A voice
+louder than full scale comes out quieter with its shape intact and returns to unity gain once the
+overshoot has passed.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class OutputLimiter:
         n = np.arange(1, out.size + 1, dtype=np.float64)
         with np.errstate(divide="ignore"):
             need = np.minimum(20.0 * np.log10(self.ceiling / np.maximum(np.abs(out), 1e-30)), 0.0)
+        ahead = np.minimum.accumulate(need[::-1])[::-1]  # min over the block's later samples
         ramp = self._release * n
-        run = np.minimum.accumulate(np.minimum(need - ramp, self._gain_db))  # min_k (need[k] - k·release)
+        run = np.minimum.accumulate(np.minimum(ahead - ramp, self._gain_db))  # min_k (a[k] - k·release)
         gain_db = np.minimum(run + ramp, 0.0)
         out *= (10.0 ** (gain_db / 20.0)).astype(np.float32)
         self._gain_db = float(gain_db[-1])

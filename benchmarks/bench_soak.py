@@ -1,0 +1,116 @@
+"""Soak benchmark: an hour of hits through the engine in file mode, resident memory sampled as it runs.
+
+    python benchmarks/bench_soak.py [--minutes 60] [--rate 8] [--model models/tr808.onnx] [--warmup 5]
+
+The input is streamed block by block (never held whole): 808 one-shots at ``--rate`` hits/s (random
+presets, levels -30..-6 dBFS, jittered gaps) over -60 dBFS noise, through :class:`Engine` in file mode
+(``lookahead=True``, voices on; no MIDI-file sink, which keeps every event by design).  Printed: RSS
+(``/proc/self/statm``) every ``--every`` minutes of audio, the growth after the ``--warmup`` minutes
+(target <= 5 MB), hits detected, the engine's bounded state (``recent_hits``) and the wall time.
+The peer is the same run's RSS right after warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import synths  # noqa: E402
+from scrapl_live.live.demo import PRESETS  # noqa: E402
+from scrapl_live.live.engine import LIVE_SYNTH_OPTIONS, Engine  # noqa: E402
+
+SR, BLOCK = 44100, 256
+
+
+def rss_mb() -> float:
+    """Resident set size of this process in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def one_shots(n: int = 24, seed: int = 0) -> list[np.ndarray]:
+    """``n`` 808 one-shots (the demo presets, θ jittered) of 0.5 s at SR."""
+    rng = np.random.default_rng(seed)
+    synth = synths.get("tr808", **LIVE_SYNTH_OPTIONS["tr808"], n_samples=SR // 2)
+    names = list(PRESETS)
+    shots = []
+    for i in range(n):
+        theta = synth.to_theta(PRESETS[names[i % len(names)]])
+        theta = (theta + torch.from_numpy(rng.uniform(-0.05, 0.05, theta.shape)).float()).clamp(0, 1)
+        with torch.no_grad():
+            shot = synth(theta, torch.tensor([i]))[0, 0].numpy()
+        shots.append(shot / max(float(np.abs(shot).max()), 1e-9))
+    return shots
+
+
+def blocks(minutes: float, rate: float, seed: int = 0):  # noqa: ANN201 - a generator of (block, t0)
+    """Input blocks (BLOCK,) float32 of ``minutes`` of hits at ``rate`` hits/s, generated as they are fed."""
+    rng = np.random.default_rng(seed)
+    shots = one_shots()
+    n_blocks = int(minutes * 60 * SR) // BLOCK
+    pending: list[tuple[int, np.ndarray]] = []  # (start sample, scaled one-shot) still sounding
+    next_hit = int(rng.uniform(0.5, 1.5) * SR / rate)
+    for b in range(n_blocks):
+        t0 = b * BLOCK
+        while next_hit < t0 + BLOCK:
+            shot = shots[rng.integers(len(shots))] * np.float32(10 ** (rng.uniform(-30, -6) / 20))
+            pending.append((next_hit, shot))
+            next_hit += int(rng.uniform(0.6, 1.4) * SR / rate)
+        x = (rng.standard_normal(BLOCK) * 1e-3).astype(np.float32)
+        for start, shot in pending:
+            a, z = max(t0, start), min(t0 + BLOCK, start + shot.size)
+            if a < z:
+                x[a - t0 : z - t0] += shot[a - start : z - start]
+        pending = [(s, sh) for s, sh in pending if s + sh.size > t0 + BLOCK]
+        yield x, t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="minutes of audio fed (default: 60)")
+    ap.add_argument("--rate", type=float, default=8.0, help="hits per second (default: 8)")
+    ap.add_argument("--warmup", type=float, default=5.0, help="minutes before the RSS baseline (default: 5)")
+    ap.add_argument("--every", type=float, default=5.0, help="minutes between RSS prints (default: 5)")
+    ap.add_argument("--model", default=str(ROOT / "models" / "tr808.onnx"), help="encoder (default: shipped)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    engine = Engine(args.model, SR, BLOCK, lookahead=True)
+    per_min = 60 * SR // BLOCK
+    base = None
+    samples: list[tuple[float, float]] = []
+    start = time.perf_counter()
+    print(f"soak: {args.minutes:g} min of audio at {args.rate:g} hits/s, {SR} Hz, {BLOCK}-sample blocks, "
+          f"model {Path(args.model).name}; RSS at start {rss_mb():.1f} MB")
+    for i, (x, _) in enumerate(blocks(args.minutes, args.rate), start=1):
+        engine.process_block(x)
+        if i % per_min == 0:
+            minute = i / per_min
+            mb = rss_mb()
+            samples.append((minute, mb))
+            if base is None and minute >= args.warmup:
+                base = mb
+            if minute % args.every == 0:
+                growth = "" if base is None else f", +{mb - base:.2f} MB since warm-up"
+                print(f"  {minute:5.0f} min  RSS {mb:7.1f} MB{growth}  hits {engine.n_hits}  "
+                      f"wall {time.perf_counter() - start:6.0f} s", flush=True)
+    engine.drain()
+    after = [mb for m, mb in samples if m >= args.warmup]
+    growth = max(after) - base if base is not None and after else float("nan")
+    print(f"RSS after warm-up: {base:.1f} MB -> max {max(after):.1f} MB, growth {growth:.2f} MB "
+          f"(target <= 5 MB); hits {engine.n_hits} ({engine.n_hits / (args.minutes * 60):.2f}/s), "
+          f"recent_hits {len(engine.recent_hits)}/{engine.recent_hits.maxlen}, errors {engine.errors}, "
+          f"wall {time.perf_counter() - start:.0f} s")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
