@@ -3,6 +3,8 @@ and renders each refined voice at its onset."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import auraloss
 import numpy as np
 import pytest
@@ -103,3 +105,24 @@ def test_refine_file_renders_each_voice_at_its_onset() -> None:
     assert np.isclose(np.abs(out[3000:30000]).max(), 0.5, rtol=1e-3)  # at the input hit's peak level
     with pytest.raises(ValueError, match="44100"):
         refine_file(audio, 48000, [(0, theta[0])], progress=False)
+
+
+def test_resynth_refine_command(tmp_path, capsys) -> None:
+    from scrapl_live.audio import load_audio, save_audio
+    from scrapl_live.cli import main
+
+    theta = np.full((1, 14), 0.5, np.float32)
+    with torch.no_grad():
+        hit = synths.get("tr808", pre_delay=0, max_shift=0)(torch.from_numpy(theta), torch.tensor([0]))[0, 0]
+    audio = np.zeros(2 * 44100, np.float32)
+    audio[11025 : 11025 + 44100] = 0.5 * hit.numpy() / float(hit.abs().max())
+    save_audio(tmp_path / "in.wav", audio, 44100)
+    assert main(["resynth", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"), "--refine", "3"]) == 0
+    out, sr = load_audio(tmp_path / "out.wav")
+    assert sr == 44100 and out.size >= audio.size
+    assert np.abs(out[:10000]).max() < 1e-3 and np.isclose(np.abs(out).max(), 0.5, rtol=0.05)
+    granular = Path(__file__).resolve().parents[1] / "models" / "granular.onnx"
+    capsys.readouterr()
+    assert main(["resynth", str(tmp_path / "in.wav"), "-o", str(tmp_path / "g.wav"), "--refine",
+                 "--model", str(granular)]) != 0  # fmt: skip
+    assert "--refine needs a tr808 model" in capsys.readouterr().err and not (tmp_path / "g.wav").exists()
