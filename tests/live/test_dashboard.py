@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from scrapl_live.live.dashboard import BARS, Dashboard, bars, input_peak_db, meter
+from scrapl_live.live.dashboard import BARS, Dashboard, bars, input_peak_db, meter, render
 from tests.live.signals import hit_sequence
 
 
@@ -29,7 +29,7 @@ def _frame(view: Dashboard) -> str:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=140, color_system=None)
-    console.print(view.render())
+    console.print(render(view.snapshot()))
     return console.file.getvalue()
 
 
@@ -48,6 +48,11 @@ def test_frame_shows_hits_level_latency_model_and_finetune(models: dict[str, Pat
               "history": [{"step": 0, "heldout_distance": 2.0}, {"step": 25, "heldout_distance": 1.0}],
               "exports": 1}
     (tmp_path / "status.json").write_text(json.dumps(status))
+    from scrapl_live.live.events import HitEvent
+
+    last = engine.recent_hits[-1]  # a classified hit (contract: label/confidence filled by the classifier)
+    engine.recent_hits.append(HitEvent(last.hit_id + 1, last.t_samples + 4410, 0.5, last.theta, last.params,
+                                       0, True, "snare", 0.93))
     view = Dashboard(engine, _Counters(), tmp_path)
     text = _frame(view)
     hits = list(engine.recent_hits)
@@ -57,6 +62,7 @@ def test_frame_shows_hits_level_latency_model_and_finetune(models: dict[str, Pat
         assert bars(h.theta) in text
     for part, (p50, p99) in engine.latency.summary().items():
         assert f"{part} {p50:.1f}/{p99:.1f}" in text
+    assert "snare 0.93" in text
     assert f"tr808 encoder {models['tr808'].name}" in text and "swaps 0" in text
     assert "xruns 3  underruns 1  errors 0" in text
     # the fine-tune line: state, step, samples and the held-out curve (2.0 → 1.0: a high then a low bar)
@@ -86,34 +92,38 @@ def test_refresh_rate_is_capped(models: dict[str, Path]) -> None:
         Dashboard(object(), refresh_hz=30)
 
 
-def test_view_runs_on_its_own_thread_and_stops(models: dict[str, Path]) -> None:
-    from rich.console import Console
+def test_view_is_drawn_by_its_own_process_and_stops(models: dict[str, Path], tmp_path: Path) -> None:
+    import os
 
     from scrapl_live.live.engine import Engine
 
     engine = Engine(models["tr808"], 44100, 256)
-    console = Console(file=io.StringIO(), force_terminal=True, width=120)
-    view = Dashboard(engine, refresh_hz=10, console=console).start()
+    out = tmp_path / "view.txt"
+    view = Dashboard(engine, refresh_hz=10, console_args={"path": str(out), "force_terminal": True,
+                                                           "width": 120})
+    view.start()
     try:
-        time.sleep(0.6)
+        time.sleep(1.5)
+        assert view._process.pid != os.getpid() and view._process.is_alive()
     finally:
         view.stop()
         engine.close()
-    assert 3 <= view.frames <= 12  # ~10 Hz for 0.6 s, drawn without the caller's help
-    assert "last hits (0 in all)" in console.file.getvalue()
+    assert 8 <= view.frames <= 17  # ~10 Hz for 1.5 s (+ the last frame), sent without the caller's help
+    assert not view._process.is_alive() and "last hits (0 in all)" in out.read_text()
+    view.stop()  # idempotent
 
 
 @pytest.mark.jack
 @pytest.mark.usefixtures("jack_running")
 def test_live_command_shows_the_view_unless_quiet(models: dict[str, Path],
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
     from scrapl_live.cli import main
 
     argv = ["live", "--model", str(models["tr808"]), "--duration", "1.5", "--no-voices"]
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out  # the view process writes to the same terminal (file descriptor 1)
     assert "last hits (0 in all)" in out and "latency p50/p99 ms" in out  # the view's (last) frame
     assert "live session" in out and "xruns" in out  # the summary after it
     assert main([*argv, "--quiet"]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "last hits" not in out and "live session" in out
