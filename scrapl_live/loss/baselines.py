@@ -1,11 +1,11 @@
-"""Baseline losses of the SCRAPL paper behind one small interface (REFERENCE §2.1, §6).
+"""Baseline losses of the SCRAPL paper behind one small interface (docs/method.md).
 
 ``make_loss(name, **cfg)`` returns an ``nn.Module``; audio losses take ``forward(x, x_target)`` with
 (B, C, N) signals (the SCRAPLLoss convention, x = prediction) and return a scalar:
 
 - ``"jtfs"``: full-JTFS loss = mean over all JTFS paths (first- and second-order) and batch of the
   unsquared per-path p-norm over (freq, time) of the time-unpadded coefficients (``JTFSTLoss``);
-  cfg = JTFS config (shape, J, Q1, Q2, J_fr, Q_fr, T, F) + p, use_rho_log1p, log1p_eps.
+  cfg = JTFS settings (shape, J, Q1, Q2, J_fr, Q_fr, T, F) + p, use_rho_log1p, log1p_eps.
 - ``"mss-lin"``: auraloss MR-STFT, FFT 64…2048, hop FFT/4, Hann, L1 of linear magnitudes.
 - ``"mss-loglin"``: the same with L1 of log magnitudes + L1 of linear magnitudes (no spectral
   convergence term).
@@ -19,50 +19,39 @@ cfg ``kind="l1"`` (mean absolute error, the paper's θ L1) or ``"mse"``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+from scrapl_live.loss.distance import JTFSDistance
 from scrapl_live.loss.mss import LogMSSLoss, MultiResolutionSTFTLoss, RandomResolutionSTFTLoss, check_pair
+from scrapl_live.scattering import JTFSSettings
 
 
 class JTFSLoss(nn.Module):
-    """Full-JTFS distance (see module docstring); the JTFS is built lazily from ``scrapl_live.scattering``."""
+    """Full-JTFS distance (module docstring): x, x_target (B, C, N) -> scalar.
 
-    def __init__(
-        self,
-        shape: int,
-        J: int,
-        Q1: int,
-        Q2: int,
-        J_fr: int,
-        Q_fr: int,
-        T: int | str | None = None,
-        F: int | str | None = None,
-        p: float = 2.0,
-        use_rho_log1p: bool = False,
-        log1p_eps: float = 1e-3,
-    ) -> None:
+    Args:
+        settings: the :class:`~scrapl_live.scattering.JTFSSettings`, or give its fields (shape, J, Q1, Q2,
+            J_fr, Q_fr, T, F) as keyword arguments instead.
+        p: order of the per-example, per-path norm over (frequency, time).
+        use_rho_log1p: compress coefficients as log1p(S / log1p_eps) first.
+        log1p_eps: the knee of that compression.
+    """
+
+    def __init__(self, settings: JTFSSettings | None = None, *, p: float = 2.0, use_rho_log1p: bool = False,
+                 log1p_eps: float = 1e-3, **jtfs: Any) -> None:
         super().__init__()
-        from scrapl_live.scattering import JTFS
-
-        if not p > 0 or not log1p_eps > 0:
-            raise ValueError(f"p and log1p_eps must be > 0, got p={p}, log1p_eps={log1p_eps}")
-        self.jtfs = JTFS(shape, J, Q1, Q2, J_fr, Q_fr, T=T, F=F)
-        self.shape, self.p, self.use_rho_log1p, self.log1p_eps = shape, p, use_rho_log1p, log1p_eps
-
-    def _rho(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(s / self.log1p_eps) if self.use_rho_log1p else s
+        self.distance = JTFSDistance(JTFSSettings.of(settings, **jtfs), p, use_rho_log1p, log1p_eps)
+        self.shape = self.distance.jtfs.settings.shape
 
     def forward(self, x: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """x, x_target: (B, C, N) -> scalar."""
         x, t = check_pair(x, x_target)
         if x.shape[-1] != self.shape:
             raise ValueError(f"x has {x.shape[-1]} samples but the JTFS expects shape={self.shape}")
-        sx = self._rho(self.jtfs(x))
-        with torch.set_grad_enabled(t.requires_grad and torch.is_grad_enabled()):
-            st = self._rho(self.jtfs(t))
-        return torch.linalg.vector_norm(st - sx, ord=self.p, dim=(-2, -1)).mean()
+        return self.distance.full(x, t)
 
 
 class ParamLoss(nn.Module):

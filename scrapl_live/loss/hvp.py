@@ -1,4 +1,4 @@
-"""θ-IS curvature operators H_u(t) = ∇_w (v_u · t) for all θ dimensions u at once (REFERENCE §3).
+"""θ-IS curvature operators H_u(t) = ∇_w (v_u · t) for all θ dimensions u at once (docs/method.md#θ-is).
 
 With θ̂ = θ̂(w) (B, U) the encoder output, g = ∂L/∂θ̂ (B, U) and v_u = J^T (g ⊙ e_u) (J = ∂θ̂/∂w),
 the chain rule splits the operator into a θ-space part and an encoder part:

@@ -1,4 +1,4 @@
-"""Multi-scale spectral (MSS) baseline losses of the SCRAPL paper (REFERENCE §6), without auraloss.
+"""Multi-scale spectral (MSS) baseline losses of the SCRAPL paper (the paper's baselines), without auraloss.
 
 All take ``forward(x, x_target)`` with (B, C, N) signals (channels folded into the batch) and return a
 scalar.  STFTs are ``torch.stft`` with centre reflect padding, as auraloss and the reference.

@@ -1,4 +1,4 @@
-"""P-Adam and P-SAGA: path-wise gradient transforms in O(|w|) per step (REFERENCE §2.3–2.6).
+"""P-Adam and P-SAGA: path-wise gradient transforms in O(|w|) per step (docs/method.md#p-adam, #p-saga).
 
 Per parameter tensor w, SCRAPL keeps one Adam moment pair (P-Adam) and one SAGA memory row (P-SAGA)
 per scattering path, so the gradient of a step that visited path p is rewritten as

@@ -1,44 +1,76 @@
 """SCRAPLLoss: the JTFS distance on randomly sampled scattering paths, drop-in for scrapl-loss 0.1.0.
 
-Per call, one first-order scalogram is computed for ``x`` and one for ``x_target`` (the target without
-autograd unless it requires grad), restricted to the first-order bands the sampled paths need, and
-shared by the ``paths_per_step`` sampled paths.  Values equal the reference (REFERENCE.md §2.1):
-``mean_b || ρ(S_p x_target) - ρ(S_p x) ||_p``, averaged over the sampled paths.
+Composition: a :class:`~scrapl_live.loss.distance.JTFSDistance` (JTFS coefficients and ρ), a
+:class:`~scrapl_live.loss.sampler.PathSampler` (which paths, their probabilities, counters and RNG), a
+:class:`~scrapl_live.loss.pathwise.PathwiseGradTransform` once params are attached (P-Adam/P-SAGA),
+and the θ-IS functions of :mod:`scrapl_live.loss.theta_is`.  Per call, one first-order scalogram is
+computed for ``x`` and one for ``x_target`` (the target without autograd unless it requires grad),
+restricted to the bands the sampled paths need, and shared by the ``paths_per_step`` paths.  Value:
+``mean_b || ρ(S_p x_target) - ρ(S_p x) ||_p``, averaged over the sampled paths (docs/method.md).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
 
-from scrapl_live.loss import sampling, state
-from scrapl_live.loss.attach import PathwiseGradMixin
-from scrapl_live.loss.probs import SamplingProbsMixin
-from scrapl_live.loss.theta_is import ThetaISMixin
+from scrapl_live.loss import sampling, state, theta_is
+from scrapl_live.loss.distance import JTFSDistance
+from scrapl_live.loss.pathwise import PathwiseGradTransform, adam_grad_norm_cont
+from scrapl_live.loss.probs import calc_log_probs, check_probs
+from scrapl_live.loss.sampler import PathSampler
 from scrapl_live.loss.validation import check_path_indices, check_signal_pair
-from scrapl_live.scattering.jtfs import JTFS
+from scrapl_live.scattering.config import JTFSSettings
 
 log = logging.getLogger(__name__)
 
 
-class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
-    """Scattering transform with random paths as a loss (constructor as scrapl-loss 0.1.0, plus extras).
+def _of(part: str, name: str, doc: str) -> property:
+    """Attribute ``name`` of the component ``part``, under scrapl-loss's name on the loss (get and set)."""
+    return property(lambda self: getattr(getattr(self, part), name),
+                    lambda self, value: setattr(getattr(self, part), name, value), doc=doc)
 
-    Extra keyword arguments beyond the reference:
-      paths_per_step: k ≥ 1 distinct paths per training call; the loss is their mean.
-      eval_paths: paths used in ``eval()`` mode when no ``path_idx`` is given: "all", a count k (k evenly
-        spread paths) or a list of indices; the mean over them is returned and no sampler state changes.
-      sampling_seed: if set, the draw at training step t uses a generator seeded from (sampling_seed, t),
-        so runs are reproducible and all ranks of a distributed run draw the same path.  Under an
-        initialised ``torch.distributed`` process group it defaults to 0.
-      saga_denominator: "paper" (default: the paper's P-SAGA average) or "reference" (reproduces scrapl-loss
-        0.1.0's denominator on revisits, REFERENCE §2.5); see ``PathwiseGradTransform``.
-      table_dtype: storage dtype of the P-Adam/P-SAGA path tables (bfloat16/float16 save memory).
+
+class SCRAPLLoss(nn.Module):
+    """Scattering transform with random paths as a loss; constructor as scrapl-loss 0.1.0, plus extras.
+
+    ``forward(x, x_target)`` takes (B, C, N) signals (x = prediction) and returns a scalar.
+
+    Args:
+        shape, J, Q1, Q2, J_fr, Q_fr, T, F: the JTFS (:class:`~scrapl_live.scattering.JTFSSettings`).
+        p: order of the per-example norm over (frequency, time).
+        use_rho_log1p: compress coefficients as ρ(S) = log1p(S / log1p_eps) before the distance.
+        log1p_eps: the knee of ρ.
+        grad_mult: factor on the attached params' gradients before P-Adam (avoids float32 underflow of
+            squared tiny JTFS gradients); unused while no params are attached.
+        use_p_adam: path-wise Adam on attached params (docs/method.md#p-adam).
+        use_p_saga: path-wise SAGA on attached params (docs/method.md#p-saga).
+        sample_all_paths_first: visit every path once before sampling from ``probs``.
+        n_theta: θ dimensions U with their own θ-IS distribution.
+        min_prob_frac: f ∈ [0, 1): the θ-IS distributions are mixed as (1-f)·π + f/P.
+        probs_path: a (P,) probability tensor file (``torch.save``) to sample from.
+        eps: floor of the θ-IS values and tolerance of the probability checks.
+        p_adam_b1, p_adam_b2, p_adam_eps: P-Adam's β1, β2, ε.
+        paths_per_step: k ≥ 1 distinct paths per training call; the loss is their mean.
+        eval_paths: paths used in ``eval()`` mode when no ``path_idx`` is given: "all", a count k (k evenly
+            spread paths) or a list of indices; the mean over them is returned and no sampler state
+            changes (scrapl-loss samples one random path in eval mode instead).
+        sampling_seed: if set, the draw at training step t uses a generator seeded from (sampling_seed, t):
+            reproducible runs, the same path on every rank (under ``torch.distributed`` it defaults to 0).
+        saga_denominator: "reference" (default: scrapl-loss 0.1.0's P-SAGA average, max(1, n-1) with n
+            the visited paths including the current one) or "paper" (the paper's max(1, |Γ|) over the
+            paths visited before); see ``PathwiseGradTransform``.
+        table_dtype: storage dtype of the P-Adam/P-SAGA path tables (bfloat16/float16 halve the memory).
+
+    Attributes under the scrapl-loss names: the arguments, ``n_paths``, ``scrapl_keys``, ``meta``,
+    ``jtfs``, the sampler's (``probs``, ``path_counts``, ``scrapl_t``, ...), ``attached_params``,
+    ``hook_handles``, ``p_adam_m``/``p_adam_v``/``p_adam_t``/``prev_path_grads``.
     """
 
     def __init__(
@@ -69,175 +101,130 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
         paths_per_step: int = 1,
         eval_paths: int | str | Sequence[int] = 8,
         sampling_seed: int | None = None,
-        saga_denominator: Literal["paper", "reference"] = "paper",
+        saga_denominator: Literal["paper", "reference"] = "reference",
         table_dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
-        if not p > 0:
-            raise ValueError(f"p must be > 0, got {p}")
-        if not log1p_eps > 0:
-            raise ValueError(f"log1p_eps must be > 0, got {log1p_eps}")
         if use_p_adam and not use_rho_log1p and not grad_mult > 1.0:
-            raise ValueError(
-                f"grad_mult={grad_mult}: P-Adam without use_rho_log1p needs grad_mult > 1 "
-                "to avoid float precision errors"
-            )
-        if n_theta < 1:
-            raise ValueError(f"n_theta must be >= 1, got {n_theta}")
-        if not 0.0 <= min_prob_frac < 1.0:
-            raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac}")
+            raise ValueError(f"grad_mult={grad_mult}: P-Adam without use_rho_log1p needs grad_mult > 1 "
+                             "to avoid float precision errors")
         if isinstance(paths_per_step, bool) or not isinstance(paths_per_step, int) or paths_per_step < 1:
             raise ValueError(f"paths_per_step must be an integer >= 1, got {paths_per_step!r}")
         if saga_denominator not in ("paper", "reference"):
             raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
-        self.shape, self.J, self.Q1, self.Q2, self.J_fr, self.Q_fr, self.T, self.F = (
-            shape, J, Q1, Q2, J_fr, Q_fr, T, F
-        )
-        self.p = p
-        self.use_rho_log1p = use_rho_log1p
-        self.log1p_eps = log1p_eps
-        self.grad_mult = grad_mult
-        self.use_p_adam = use_p_adam
-        self.use_p_saga = use_p_saga
-        self.sample_all_paths_first = sample_all_paths_first
-        self.n_theta = n_theta
-        self.min_prob_frac = min_prob_frac
-        self.eps = eps
+        self.settings = JTFSSettings(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
+        self.distance = JTFSDistance(self.settings, p, use_rho_log1p, log1p_eps)
+        self.grad_mult, self.use_p_adam, self.use_p_saga = grad_mult, use_p_adam, use_p_saga
         self.p_adam_b1, self.p_adam_b2, self.p_adam_eps = p_adam_b1, p_adam_b2, p_adam_eps
-        self.paths_per_step = paths_per_step
-        self.sampling_seed = sampling_seed
-        self.saga_denominator = saga_denominator
+        self.paths_per_step, self.saga_denominator = paths_per_step, saga_denominator
         self.table_dtype = table_dtype
-        self._init_grad_state()
-
-        self.jtfs = JTFS(shape, J, Q1, Q2, J_fr, Q_fr, T=T, F=F)
         self.meta = self.jtfs.meta
         self.scrapl_keys: list[tuple[int, int]] = list(self.jtfs.scrapl_keys)
         self.n_paths = len(self.scrapl_keys)
-        self.unif_prob = 1.0 / self.n_paths
-        self.eval_path_indices = sampling.eval_path_set(eval_paths, self.n_paths)
+        self.sampler = PathSampler(self.n_paths, n_theta, min_prob_frac, eps, sample_all_paths_first,
+                                   sampling_seed)
         self.eval_paths = eval_paths
-
-        self.curr_path_idx: int | None = None
-        self.curr_path_indices: list[int] = []
-        self.path_counts: defaultdict[int, int] = defaultdict(int)
-        self.unsampled_paths: list[int] = list(range(self.n_paths))
-        self.rand_gen = torch.Generator(device="cpu")
-        self.scrapl_t = 0
-        self.loaded_probs_path: str | None = None
-        self._init_probs_state()
+        self.eval_path_indices = sampling.eval_path_set(eval_paths, self.n_paths)
+        self.attached_params: list[torch.Tensor] = []
+        self.hook_handles: list[RemovableHandle] = []
+        self.pathwise: PathwiseGradTransform | None = None
+        self._pathwise_step: int | None = None
         if probs_path is not None:
             self.load_probs(probs_path)
-        log.info(
-            "SCRAPLLoss: J=%d Q1=%d Q2=%d J_fr=%d Q_fr=%d T=%s F=%s, %d paths, %d per step",
-            J, Q1, Q2, J_fr, Q_fr, T, F, self.n_paths, paths_per_step,
-        )
+        log.info("SCRAPLLoss: J=%d Q1=%d Q2=%d J_fr=%d Q_fr=%d T=%s F=%s, %d paths, %d per step",
+                 J, Q1, Q2, J_fr, Q_fr, T, F, self.n_paths, paths_per_step)
+
+    # scrapl-loss attribute names --------------------------------------------------------------------
+    shape = _of("settings", "shape", "signal length N")
+    J, Q1, Q2 = (_of("settings", n, "JTFS setting") for n in ("J", "Q1", "Q2"))
+    J_fr, Q_fr, T, F = (_of("settings", n, "JTFS setting") for n in ("J_fr", "Q_fr", "T", "F"))
+    jtfs = _of("distance", "jtfs", "the JTFS (``scattering_singlepath``, ``paths``, ``meta``, ...)")
+    p = _of("distance", "p", "order of the norm over (frequency, time)")
+    use_rho_log1p = _of("distance", "use_rho_log1p", "ρ = log1p(S / log1p_eps)")
+    log1p_eps = _of("distance", "log1p_eps", "the knee of ρ")
+    n_theta = _of("sampler", "n_theta", "θ dimensions U")
+    min_prob_frac = _of("sampler", "min_prob_frac", "uniform share f of each θ-IS distribution")
+    eps = _of("sampler", "eps", "floor of the θ-IS values")
+    unif_prob = _of("sampler", "unif_prob", "1 / P")
+    min_prob = _of("sampler", "min_prob", "f / P")
+    sample_all_paths_first = _of("sampler", "sample_all_paths_first", "visit every path once first")
+    sampling_seed = _of("sampler", "sampling_seed", "base seed of step-seeded draws (None: global RNG)")
+    probs = _of("sampler", "probs", "sampling distribution (P,) float64")
+    all_log_vals = _of("sampler", "all_log_vals", "θ-IS log values (U, P) float64")
+    all_log_probs = _of("sampler", "all_log_probs", "θ-IS log probabilities (U, P) float64")
+    updated_path_indices = _of("sampler", "updated_path_indices", "{u: paths with a θ-IS value}")
+    loaded_probs_path = _of("sampler", "loaded_probs_path", "file of loaded probabilities, or None")
+    path_counts = _of("sampler", "path_counts", "{path: training visits}")
+    unsampled_paths = _of("sampler", "unsampled_paths", "paths not yet visited (sample_all_paths_first)")
+    rand_gen = _of("sampler", "rand_gen", "the private generator of seeded draws")
+    scrapl_t = _of("sampler", "scrapl_t", "training steps so far")
+    curr_path_idx = _of("sampler", "curr_path_idx", "first path of the last training / path_idx call")
+    curr_path_indices = _of("sampler", "curr_path_indices", "paths of the last training / path_idx call")
+
+    calc_log_probs = staticmethod(calc_log_probs)
+    check_probs = staticmethod(check_probs)
+    adam_grad_norm_cont = staticmethod(adam_grad_norm_cont)
+    check_is_deterministic = staticmethod(theta_is.check_is_deterministic)
+    warmup_lc_hvp = theta_is.warmup
+    calc_theta_eigs = theta_is.theta_eigs
+    calc_theta_eigs_multibatch = theta_is.theta_eigs_multibatch
+    load_probs_from_warmup_dir = theta_is.probs_from_warmup_dir
 
     # Sampling -------------------------------------------------------------------------------------
-    def _generator(self, seed: int | None) -> torch.Generator | None:
-        """Generator for this draw: re-seeded private one (explicit or step seed), or None = global RNG."""
-        base = self.sampling_seed
-        if base is None and torch.distributed.is_available() and torch.distributed.is_initialized():
-            base = 0
-        if seed is None and base is None:
-            return None
-        self.rand_gen.manual_seed(seed if seed is not None else sampling.step_seed(base, self.scrapl_t))
-        return self.rand_gen
-
     def sample_paths(self, k: int | None = None, seed: int | None = None) -> list[int]:
-        """Draw ``k`` (default ``paths_per_step``) distinct path indices by the reference rule (§2.2)."""
-        k = self.paths_per_step if k is None else k
-        visit_all_first = self.sample_all_paths_first and len(self.path_counts) < self.n_paths
-        gen = self._generator(seed)
-        return sampling.draw_paths(self.probs, k, self.unsampled_paths, visit_all_first, gen)
+        """Draw ``k`` (default ``paths_per_step``) distinct path indices (docs/method.md)."""
+        return self.sampler.sample(self.paths_per_step if k is None else k, seed)
 
     def sample_path(self, seed: int | None = None) -> int:
-        """Draw one path index (reference API)."""
-        return self.sample_paths(1, seed)[0]
+        """Draw one path index (scrapl-loss API)."""
+        return self.sampler.sample(1, seed)[0]
 
     def load_probs(self, probs_path: str) -> None:
-        """Load sampling probabilities, a (P,) tensor saved with ``torch.save``."""
-        if not os.path.isfile(probs_path):
-            raise FileNotFoundError(f"probs_path {probs_path!r} does not exist")
-        probs = torch.load(probs_path, weights_only=True)
-        if not isinstance(probs, torch.Tensor):
-            raise ValueError(f"probs_path {probs_path!r} does not hold a tensor")
-        probs = probs.detach().double().cpu()
-        self.check_probs(probs, self.n_paths, max(self.eps, 1e-6))
-        self.probs = probs
-        self.loaded_probs_path = probs_path
-        log.info("Loaded probs from %s: min %.6f, max %.6f", probs_path, probs.min(), probs.max())
+        """Sample from the (P,) probability tensor saved with ``torch.save`` in ``probs_path``."""
+        self.sampler.load_probs(probs_path)
+
+    def update_prob(self, path_idx: int, val: float | torch.Tensor, theta_idx: int = 0) -> None:
+        """Record θ-IS curvature ``val`` ≥ 0 of ``path_idx`` for θ dimension ``theta_idx``; update probs."""
+        self.sampler.update_prob(path_idx, val, theta_idx)
 
     # Distance -------------------------------------------------------------------------------------
-    @property
-    def _filters_like(self) -> torch.Tensor:
-        """A JTFS filter buffer: inputs must share its dtype and device."""
-        return self.jtfs.like()
+    def _check(self, x: torch.Tensor, x_target: torch.Tensor) -> None:
+        check_signal_pair(x, x_target, self.shape, self.jtfs.like())
 
-    def _rho(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(s / self.log1p_eps) if self.use_rho_log1p else s
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, self.shape)
 
-    def _coeffs(self, x: torch.Tensor, paths: list[int]) -> list[torch.Tensor]:
-        """ρ(S_p x), each (B', 1, F', T'), for each path p of x (B', N): one scalogram for all paths."""
-        return [self._rho(s) for s in self.jtfs.paths(x, paths)]
-
-    def _target_coeffs(self, x_target: torch.Tensor, paths: list[int]) -> list[torch.Tensor]:
-        """:meth:`_coeffs` of the target, without autograd unless ``x_target`` requires grad (as in the
-        θ-IS warm-up, where the synthesised signal is the second argument)."""
-        with torch.set_grad_enabled(x_target.requires_grad and torch.is_grad_enabled()):
-            return self._coeffs(x_target, paths)
-
-    def _path_pairs(
-        self, x: torch.Tensor, x_target: torch.Tensor, paths: list[int]
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(ρ(S_p x), ρ(S_p x_target)) for each path p; x, x_target (B', N)."""
-        return list(zip(self._coeffs(x, paths), self._target_coeffs(x_target, paths), strict=True))
-
-    def _dist(self, sx: torch.Tensor, st: torch.Tensor) -> torch.Tensor:
-        """Per-example p-norm of (st - sx) over (freq, time): (B', 1)."""
-        return torch.linalg.vector_norm(st - sx, ord=self.p, dim=(-2, -1))
-
-    def calc_dist(
-        self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Distance on one path and the (ρ-scaled) coefficients (B·C, 1, F', T') of x and x_target."""
-        check_signal_pair(x, x_target, self.shape, self._filters_like)
+    def calc_dist(self, x: torch.Tensor, x_target: torch.Tensor, path_idx: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Distance on one path and the ρ-scaled coefficients (B·C, 1, F', T') of x and x_target."""
+        self._check(x, x_target)
         (p,) = check_path_indices(path_idx, self.n_paths)
-        ((sx, st),) = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), [p])
-        return self._dist(sx, st).mean(), sx, st
+        (sx,) = self.distance.coeffs(self._flat(x), [p])
+        (st,) = self.distance.target_coeffs(self._flat(x_target), [p])
+        return self.distance.dist(sx, st).mean(), sx, st
 
     def path_dists(self, x: torch.Tensor, x_target: torch.Tensor, paths: Sequence[int]) -> torch.Tensor:
-        """Per-path, per-example distances (P', B·C) of x and x_target (B, C, N), one scalogram per signal.
+        """Per-path, per-example distances (P', B·C) of x and x_target (B, C, N); counters untouched.
 
         ``x`` may stack K candidates (K, B, C, N) against the one target: (K, P', B·C), the target
-        transformed once.  For loss landscapes and descent votes (``forward`` is the mean of these over
-        paths and examples)."""
+        transformed once (loss landscapes; ``forward`` is the mean of these over paths and examples)."""
         many = x.ndim == 4
         xs = list(x) if many else [x]
         for xk in xs:
-            check_signal_pair(xk, x_target, self.shape, self._filters_like)
+            self._check(xk, x_target)
         ps = check_path_indices(list(paths), self.n_paths)
-        st = self._target_coeffs(x_target.reshape(-1, self.shape), ps)
-        rows = []
-        for xk in xs:
-            pairs = zip(self._coeffs(xk.reshape(-1, self.shape), ps), st, strict=True)
-            rows.append(torch.stack([self._dist(sx, t)[:, 0] for sx, t in pairs]))
-        out = torch.stack(rows)
+        st = self.distance.target_coeffs(self._flat(x_target), ps)
+        out = torch.stack([self.distance.path_dists(self._flat(xk), st, ps) for xk in xs])
         return out if many else out[0]
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        x_target: torch.Tensor,
-        seed: int | None = None,
-        path_idx: int | Sequence[int] | None = None,
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, x_target: torch.Tensor, seed: int | None = None,
+                path_idx: int | Sequence[int] | None = None) -> torch.Tensor:
         """SCRAPL distance between x and x_target, both (B, C, N); returns a scalar.
 
         Training mode: ``paths_per_step`` sampled paths (or ``path_idx``); counters advance.
         Eval mode: ``path_idx`` if given, else the fixed ``eval_paths`` set; no sampler state changes.
         """
-        check_signal_pair(x, x_target, self.shape, self._filters_like)
+        self._check(x, x_target)
         if path_idx is not None:
             paths = check_path_indices(path_idx, self.n_paths)
             if seed is not None:
@@ -246,32 +233,97 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
             paths = self.sample_paths(seed=seed)
         else:
             paths = self.eval_path_indices
-        pairs = self._path_pairs(x.reshape(-1, self.shape), x_target.reshape(-1, self.shape), paths)
-        dists = torch.stack([self._dist(sx, st)[:, 0] for sx, st in pairs])  # (k, B·C)
-        dist = dists.mean()
+        st = self.distance.target_coeffs(self._flat(x_target), paths)
+        dist = self.distance.path_dists(self._flat(x), st, paths).mean()
         if self.training or path_idx is not None:
-            self.curr_path_idx, self.curr_path_indices = paths[0], paths
+            self.sampler.record(paths, self.training)
         if self.training:
-            for q in paths:
-                self.path_counts[q] += 1
-            self.scrapl_t += 1
             self._set_pathwise_paths(paths)
         return dist
 
+    # Gradients (P-Adam / P-SAGA) ------------------------------------------------------------------
+    def attach_params(self, params: Iterable[torch.Tensor], hooks: bool = True) -> None:
+        """Attach the parameters whose gradients P-Adam/P-SAGA (and ``grad_mult``) rewrite; ``[]`` detaches.
+
+        hooks=True: tensor hooks rewrite each gradient during backward in training mode (scrapl-loss
+        behaviour; plain SGD then applies it).  hooks=False: call :meth:`transform_grads` after backward
+        (and after a DDP all-reduce / gradient accumulation / AMP unscale) instead.
+        """
+        self._detach_params()
+        params = list(params)
+        if not params:
+            log.info("Detached all parameters")
+            return
+        self.pathwise = PathwiseGradTransform(
+            params, self.n_paths, use_p_adam=self.use_p_adam, use_p_saga=self.use_p_saga, b1=self.p_adam_b1,
+            b2=self.p_adam_b2, eps=self.p_adam_eps, grad_mult=self.grad_mult,
+            saga_denominator=self.saga_denominator, table_dtype=self.table_dtype,
+        )
+        self.attached_params = params
+        if hooks:
+            self.hook_handles = [p.register_hook(functools.partial(self.grad_hook, param_idx=i))
+                                 for i, p in enumerate(params)]
+        log.info("Attached %d parameter tensors (%d weights), path tables %.1f MB", len(params),
+                 sum(p.numel() for p in params), self.pathwise.table_bytes() / 2**20)
+
+    def _detach_params(self) -> None:
+        for handle in self.hook_handles:
+            handle.remove()
+        self.hook_handles, self.attached_params = [], []
+        self.pathwise, self._pathwise_step = None, None
+
+    def _set_pathwise_paths(self, paths: list[int]) -> None:
+        """After a training forward: the P-Adam clock is the number of path visits so far plus one (for one
+        path per step scrapl-loss's ``scrapl_t + 1``)."""
+        self._pathwise_step = self.sampler.visits + 1
+        if self.pathwise is not None and self.hook_handles:
+            self.pathwise.set_paths(paths, self._pathwise_step)
+
+    def grad_hook(self, grad: torch.Tensor, param_idx: int) -> torch.Tensor:
+        """Rewritten gradient of attached parameter ``param_idx`` (identity outside training mode)."""
+        if not self.training or self.pathwise is None:
+            return grad
+        if self._pathwise_step is None:
+            raise ValueError("grad_hook: no training forward has set the current path yet")
+        return self.pathwise.hook(param_idx)(grad)
+
+    def transform_grads(self) -> None:
+        """Optimizer-side P-Adam/P-SAGA: rewrite attached params' ``.grad`` for the last forward's paths."""
+        if self.pathwise is None:
+            raise ValueError("transform_grads: no params attached (call attach_params(params, hooks=False))")
+        if self.hook_handles:
+            raise ValueError("transform_grads: params attached with hooks=True, gradients already rewritten")
+        if self._pathwise_step is None:
+            raise ValueError("transform_grads: call the loss in training mode before transforming gradients")
+        self.pathwise.transform(self.curr_path_indices, self._pathwise_step)
+
+    def _tables(self, prefix: str) -> dict[int, torch.Tensor]:
+        if self.pathwise is None:
+            return {}
+        names = ((i, f"{prefix}_{i}") for i in range(len(self.attached_params)))
+        return {i: getattr(self.pathwise, name) for i, name in names if hasattr(self.pathwise, name)}
+
+    p_adam_m = property(lambda self: self._tables("adam_m"), doc="P-Adam 1st moments {param: (P, *shape)}")
+    p_adam_v = property(lambda self: self._tables("adam_v"), doc="P-Adam 2nd moments {param: (P, *shape)}")
+    prev_path_grads = property(lambda self: self._tables("saga_mem"), doc="P-SAGA rows {param: (P, *shape)}")
+
+    @property
+    def p_adam_t(self) -> torch.Tensor | None:
+        """Last-visit clock (n_params, P) int64: ``p_adam_t[param_idx][path_idx]`` as in scrapl-loss."""
+        return None if self.pathwise is None or not self.use_p_adam else self.pathwise.adam_tau
+
     # State ----------------------------------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        """Own bookkeeping (counters, sampler, probs) as tensors/plain values; no JTFS filters."""
+        """The sampler's state (tensors and plain values) beside the P-Adam/P-SAGA tables; no filters."""
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        for key, value in state.export_state(self).items():
+        for key, value in self.sampler.state_dict().items():
             destination[prefix + key] = value
 
-    def _load_from_state_dict(
-        self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
-        missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
-    ) -> None:
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]
+                              ) -> None:
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
         ours = {prefix + k for k in (*state.REFERENCE_KEYS, *state.EXTRA_KEYS)}
         unexpected_keys[:] = [k for k in unexpected_keys if k not in ours]
         missing = [prefix + k for k in state.REFERENCE_KEYS if prefix + k not in state_dict]
@@ -280,18 +332,11 @@ class SCRAPLLoss(PathwiseGradMixin, SamplingProbsMixin, ThetaISMixin):
             return
         if self.pathwise is None and any(k.startswith(prefix + "pathwise.") for k in state_dict):
             error_msgs.append("state_dict holds P-Adam/P-SAGA state: call attach_params() before loading")
-        state.import_state(self, {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
+        self.sampler.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items()
+                                      if k.startswith(prefix)})
 
     def clear(self) -> None:
         """Reset counters, sampler, attached params (hooks and path tables) and probabilities to uniform."""
-        self.curr_path_idx, self.curr_path_indices = None, []
-        self.path_counts.clear()
-        self.unsampled_paths = list(range(self.n_paths))
-        self.scrapl_t = 0
+        self.sampler.reset()
         self._detach_params()
-        self.updated_path_indices.clear()
-        self.all_log_vals.fill_(self.log_eps)
-        self.all_log_probs.fill_(self.log_unif_prob)
-        self._recompute_probs()
-        self.loaded_probs_path = None
         log.info("Cleared SCRAPLLoss state")

@@ -1,4 +1,5 @@
-"""Conversion of SCRAPLLoss bookkeeping between its attribute form and its state-dict form.
+"""Conversion of the path sampler's bookkeeping (:class:`scrapl_live.loss.sampler.PathSampler`) between
+its attribute form and its state-dict form.
 
 Attributes keep the reference's Python types (``path_counts`` is a ``defaultdict(int)``, ``unsampled_paths``
 a list, ``updated_path_indices`` a ``defaultdict(set)``) so user code written for scrapl-loss 0.1.0 keeps
@@ -118,7 +119,7 @@ EXTRA_KEYS = ("scrapl_t", "rand_gen_state")
 
 
 def export_state(loss: Any) -> dict[str, Any]:
-    """SCRAPLLoss bookkeeping as tensors / plain values (the keys of the reference plus ours)."""
+    """A PathSampler's bookkeeping as tensors / plain values (the keys of scrapl-loss plus ours)."""
     return {
         "path_counts": counts_to_tensor(loss.path_counts, loss.n_paths),
         "unsampled_paths": index_list_to_tensor(loss.unsampled_paths),

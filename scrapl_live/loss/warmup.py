@@ -1,4 +1,4 @@
-"""θ-importance-sampling warm-up (REFERENCE §3): per-path curvature |λ| for each θ dimension, then
+"""θ-importance-sampling warm-up (docs/method.md#θ-is): per-path curvature |λ| for each θ dimension, then
 sampling probabilities.  Drop-in for scrapl-loss ``warmup_lc_hvp``/``calc_theta_eigs``/
 ``load_probs_from_warmup_dir`` with ``loss_fn(x, x_hat, path_idx) -> scalar`` passed explicitly.
 
@@ -76,7 +76,7 @@ def probs_from_vals(
     min_prob_frac: float = 0.0,
     eps: float = 1e-12,
 ) -> ThetaProbs:
-    """Probabilities from aggregated values {path: (U,)} (REFERENCE §3, the reference's update rule).
+    """Probabilities from aggregated values {path: (U,)} (docs/method.md#θ-is; scrapl-loss's update rule).
 
     Per θ_u with k known paths: k < 2 -> uniform; else known paths share k/P in proportion to
     C = max(|λ|, eps) (unknown paths counting eps each in the normaliser, as the reference's log-domain

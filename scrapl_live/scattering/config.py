@@ -1,10 +1,12 @@
-"""JTFS configuration: argument checks, filter specs, padding and path enumeration (REFERENCE §1.1-1.4)."""
+"""JTFS settings (the 8 numbers that define a transform), their checks, and everything derived from
+them: filter specs, padding and path enumeration (docs/method.md#jtfs)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +30,23 @@ def _parse_support(name: str, value: int | str | None, default: int, limit: int)
     return value
 
 
-@dataclass
-class JTFSConfig:
-    """Derived, immutable description of a JTFS (filters as specs, lengths, paths)."""
+@dataclass(frozen=True)
+class JTFSSettings:
+    """What defines a joint time-frequency scattering transform (scrapl-loss constructor order).
+
+    Args:
+        shape: signal length N in samples (≥ 2).
+        J: octaves of the temporal wavelets (first and second order).
+        Q1: first-order wavelets per octave.
+        Q2: second-order wavelets per octave.
+        J_fr: octaves of the frequential wavelets (along the first-order frequency axis n1).
+        Q_fr: frequential wavelets per octave.
+        T: temporal low-pass support in samples, ≤ N (None: 2^J).  Output frames are 2^floor(log2 T)
+            samples apart.
+        F: frequential low-pass support in first-order bands, ≤ 2^J_fr (None: 2^J_fr).
+
+    Raises ValueError naming the bad argument.
+    """
 
     shape: int
     J: int
@@ -38,6 +54,44 @@ class JTFSConfig:
     Q2: int
     J_fr: int
     Q_fr: int
+    T: int | str | None = None
+    F: int | str | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("shape", self.shape, 2)
+        for name in ("J", "Q1", "Q2", "J_fr", "Q_fr"):
+            _check_int(name, getattr(self, name), 1)
+        _parse_support("T", self.T, 2**self.J, self.shape)
+        f = _parse_support("F", self.F, 2**self.J_fr, (self.J + 1) * self.Q1)
+        if f > 2**self.J_fr:
+            raise ValueError(f"F={f} must be <= 2^J_fr={2**self.J_fr} so that all paths share one shape")
+
+    @classmethod
+    def of(cls, settings: JTFSSettings | None = None, **kwargs: Any) -> JTFSSettings:
+        """``settings`` itself, or settings built from keyword arguments (not both)."""
+        if settings is None:
+            return cls(**kwargs)
+        if kwargs or not isinstance(settings, cls):
+            raise ValueError(f"give a JTFSSettings or keyword arguments, not both (got {settings!r}, "
+                             f"{kwargs})")
+        return settings
+
+    @property
+    def support_t(self) -> int:
+        """T with its default resolved."""
+        return _parse_support("T", self.T, 2**self.J, self.shape)
+
+    @property
+    def support_f(self) -> int:
+        """F with its default resolved."""
+        return _parse_support("F", self.F, 2**self.J_fr, (self.J + 1) * self.Q1)
+
+
+@dataclass
+class JTFSConfig:
+    """Derived, immutable description of a JTFS (filters as specs, lengths, paths)."""
+
+    settings: JTFSSettings
     T: int
     F: int
     psi1: list[fb.FilterSpec]
@@ -48,47 +102,32 @@ class JTFSConfig:
     keys: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
-    def build(
-        cls,
-        shape: int,
-        J: int,
-        Q1: int,
-        Q2: int,
-        J_fr: int,
-        Q_fr: int,
-        T: int | str | None,
-        F: int | str | None,
-    ) -> JTFSConfig:
-        """Validate the constructor arguments (ValueError naming the bad one) and derive everything."""
-        _check_int("shape", shape, 2)
-        for name, value in (("J", J), ("Q1", Q1), ("Q2", Q2), ("J_fr", J_fr), ("Q_fr", Q_fr)):
-            _check_int(name, value, 1)
-        t = _parse_support("T", T, 2**J, shape)
-        f = _parse_support("F", F, 2**J_fr, (J + 1) * Q1)
-        if f > 2**J_fr:
-            raise ValueError(f"F={f} must be <= 2^J_fr={2**J_fr} so that all paths share one shape")
-        n_pad = fb.padded_length(shape, t)
+    def build(cls, settings: JTFSSettings) -> JTFSConfig:
+        """Derive everything from ``settings`` (ValueError when they give no SCRAPL path)."""
+        s = settings
+        t, f = s.support_t, s.support_f
         cfg = cls(
-            shape,
-            J,
-            Q1,
-            Q2,
-            J_fr,
-            Q_fr,
+            s,
             t,
             f,
-            fb.wavelet_specs(J, Q1),
-            fb.wavelet_specs(J, Q2),
-            fb.frequential_specs(J_fr, Q_fr),
-            n_pad,
-            fb.frequential_length(J, Q1, J_fr, f),
+            fb.wavelet_specs(s.J, s.Q1),
+            fb.wavelet_specs(s.J, s.Q2),
+            fb.frequential_specs(s.J_fr, s.Q_fr),
+            fb.padded_length(s.shape, t),
+            fb.frequential_length(s.J, s.Q1, s.J_fr, f),
         )
         cfg.keys = [(n2, n_fr) for n2 in cfg.valid_n2 for n_fr in range(len(cfg.psi_fr))]
         if not cfg.keys:
-            raise ValueError(f"J={J}, Q2={Q2} give no second-order wavelet with j2 >= 1 (no SCRAPL paths)")
+            raise ValueError(f"J={s.J}, Q2={s.Q2} give no second-order wavelet with j2 >= 1 "
+                             "(no SCRAPL paths)")
         if max(cfg.psi2[n2].j for n2 in cfg.valid_n2) > cfg.log2_t:
             raise ValueError(f"T={t} is too small: log2(T) must be >= the largest j2")
         return cfg
+
+    @property
+    def shape(self) -> int:
+        """Signal length N."""
+        return self.settings.shape
 
     # ------------------------------------------------------------------ derived quantities
     @property

@@ -1,16 +1,20 @@
-"""Fourier-domain Morlet/Gabor filterbank of the JTFS, following the reference's kymatio fork.
+"""Fourier-domain Morlet/Gabor filterbank of the JTFS: kymatio's filter design with the SCRAPL layout.
 
-All filters are real arrays on an FFT grid (``numpy.fft.fftfreq`` order, 0.5 = Nyquist) and are built
-in float64; the module casts them to float32 once.  Formulas: REFERENCE.md §1.1-1.2.
+The Morlet/Gaussian spectra, the constant-Q (xi, sigma) family, the bandwidth rule, the largest safe
+decimation and the temporal support come from ``kymatio.scattering1d.filter_bank`` (kymatio 0.3, the
+design scrapl-loss's fork uses; equal values, tests/scattering/test_filters.py).  Ours on top: the
+frequential family with both spins, the filter levels by alias sums and the padded lengths
+(docs/method.md#jtfs).  All filters are real arrays on an FFT grid (``numpy.fft.fftfreq`` order,
+0.5 = Nyquist), built in float64; the JTFS casts them to float32 once.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from kymatio.scattering1d import filter_bank as kfb
 
 SIGMA0 = 0.1
 ALPHA = 5.0
@@ -27,58 +31,22 @@ class FilterSpec:
 
 
 def morlet_spectrum(n: int, xi: float, sigma: float) -> np.ndarray:
-    """Periodised Morlet (``xi != 0``) or Gaussian (``xi == 0``) spectrum of length ``n``, L1-normalised.
-
-    The zero-mean correction ``kappa`` makes the DC bin exactly 0 for band-pass filters.  Returns (n,)
-    float64.
-    """
-    periods = min(math.ceil(math.sqrt(-2 * sigma**2 * math.log(1e-7)) + 1), 5)
-    freqs = np.arange((1 - periods) * n, periods * n, dtype=float) / float(n)
-    if periods == 1:
-        low = np.exp(-(np.fft.fftfreq(n) ** 2) / (2 * sigma**2))
-    else:
-        low = np.exp(-(freqs**2) / (2 * sigma**2)).reshape(2 * periods - 1, n).mean(axis=0)
-    if xi:
-        gabor = np.exp(-((freqs - xi) ** 2) / (2 * sigma**2)).reshape(2 * periods - 1, n).mean(axis=0)
-        spec = gabor - (gabor[0] / low[0]) * low
-    else:
-        spec = low
-    return spec / np.abs(np.fft.ifft(spec)).sum()
+    """Periodised Morlet (``xi != 0``) or Gaussian (``xi == 0``) spectrum of length ``n``, L1-normalised
+    (kymatio's ``morlet_1d``: the zero-mean correction makes the DC bin 0 for band-pass filters): (n,)
+    float64."""
+    return kfb.morlet_1d(n, xi if xi else None, sigma)
 
 
 def max_log2_decimation(xi: float, sigma: float) -> int:
     """Largest j such that the filter's support ``|xi| + alpha*sigma`` stays below ``2^-(j+1)``."""
-    return int(math.floor(-math.log2(min(abs(xi) + ALPHA * sigma, 0.5))) - 1)
-
-
-def sigma_for_xi(xi: float, q: int) -> float:
-    """Bandwidth that makes neighbouring constant-Q filters meet at amplitude ``r_psi``."""
-    factor = 1.0 / 2 ** (1.0 / q)
-    return xi * (1 - factor) / (1 + factor) / math.sqrt(2 * math.log(1.0 / R_PSI))
-
-
-def anden_generator(j_max: int, q: int) -> Iterator[tuple[float, float]]:
-    """(xi, sigma) pairs: geometric (constant-Q) down to the elbow, then ``q-1`` linearly spaced filters."""
-    xi = max(1.0 / (1.0 + 2 ** (3.0 / q)), 0.35)
-    sigma = sigma_for_xi(xi, q)
-    sigma_min = SIGMA0 / 2**j_max
-    if sigma <= sigma_min:
-        xi = sigma
-    else:
-        yield xi, sigma
-        while sigma > sigma_min * 2 ** (1.0 / q):
-            xi /= 2 ** (1.0 / q)
-            sigma /= 2 ** (1.0 / q)
-            yield xi, sigma
-    elbow = xi
-    for _ in range(q - 1):
-        xi -= elbow / q
-        yield xi, sigma_min
+    return kfb.get_max_dyadic_subsampling(abs(xi), sigma, ALPHA)
 
 
 def wavelet_specs(j_max: int, q: int) -> list[FilterSpec]:
-    """Wavelet family for (J, Q), highest centre frequency first."""
-    return [FilterSpec(xi, s, max_log2_decimation(xi, s)) for xi, s in anden_generator(j_max, q)]
+    """Wavelet family for (J, Q), highest centre frequency first: constant-Q down to the elbow, then
+    ``q-1`` linearly spaced filters of the smallest bandwidth (kymatio's ``compute_params_filterbank``)."""
+    xis, sigmas, js = kfb.compute_params_filterbank(SIGMA0 / 2**j_max, q, ALPHA, R_PSI)
+    return [FilterSpec(float(xi), float(s), int(j)) for xi, s, j in zip(xis, sigmas, js, strict=True)]
 
 
 def frequential_specs(j_fr: int, q_fr: int) -> list[FilterSpec]:
@@ -94,12 +62,8 @@ def alias_levels(spec: np.ndarray, n_levels: int) -> list[np.ndarray]:
 
 
 def temporal_support(spec: np.ndarray, criterion: float = 1e-3) -> int:
-    """Half support (samples) beyond which the filter's L1 tail is below ``criterion``."""
-    h = np.abs(np.fft.ifft(spec))
-    half = h.shape[0] // 2
-    residual = np.cumsum(h[:half][::-1])[::-1]
-    below = np.nonzero(residual <= criterion)[0]
-    return int(below[0]) + 1 if below.size else half
+    """Half support (samples) beyond which the filter's L1 tail is below ``criterion`` (kymatio's)."""
+    return int(kfb.compute_temporal_support(spec.reshape(1, -1), criterion_amplitude=criterion))
 
 
 def padded_length(n: int, t: int) -> int:

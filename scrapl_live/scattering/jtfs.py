@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from torch import nn
 
 from . import filters as fb
 from . import transform as tf
-from .config import JTFSConfig
+from .config import JTFSConfig, JTFSSettings
 from .filterops import FilterDecimate
 from .transform import Scalogram
 
@@ -45,25 +46,20 @@ class PathInfo:
 
 
 class JTFS(nn.Module):
-    """JTFS of signals of length ``shape`` (REFERENCE §1); filters are non-persistent buffers.
+    """JTFS of signals of length ``shape`` (docs/method.md#jtfs); filters are non-persistent buffers.
 
     ``forward(x)`` is the full joint transform (first-order and second-order paths, time-unpadded);
-    ``paths``/``path_from_scalogram`` give single SCRAPL paths without time unpadding, as the reference.
+    ``paths``/``path_from_scalogram`` give single SCRAPL paths without time unpadding, as scrapl-loss.
+
+    Args:
+        settings: the transform's :class:`JTFSSettings`; or give its fields as keyword arguments instead
+            (``JTFS(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8)``).
     """
 
-    def __init__(
-        self,
-        shape: int,
-        J: int,
-        Q1: int,
-        Q2: int,
-        J_fr: int,
-        Q_fr: int,
-        T: int | str | None = None,
-        F: int | str | None = None,
-    ) -> None:
+    def __init__(self, settings: JTFSSettings | None = None, **kwargs: Any) -> None:
         super().__init__()
-        cfg = JTFSConfig.build(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
+        self.settings = JTFSSettings.of(settings, **kwargs)
+        cfg = JTFSConfig.build(self.settings)
         self.cfg = cfg
         self.scrapl_keys: list[tuple[int, int]] = cfg.keys
         self.n_paths = len(cfg.keys)
@@ -124,7 +120,7 @@ class JTFS(nn.Module):
             xi2=float(m["xi2"]),
             xi_fr=float(m["xi_fr"]),
             rate_hz=None if sample_rate is None else float(m["xi2"]) * sample_rate,
-            scale_cycles_per_octave=abs(float(m["xi_fr"])) * self.cfg.Q1,
+            scale_cycles_per_octave=abs(float(m["xi_fr"])) * self.settings.Q1,
         )
 
     def n1_max(self, path_indices: Sequence[int]) -> int:

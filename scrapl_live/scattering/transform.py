@@ -1,4 +1,4 @@
-"""JTFS computation stages as pure functions of tensors and filter spectra (REFERENCE §1.3).
+"""JTFS computation stages as pure functions of tensors and filter spectra (docs/method.md#jtfs).
 
 Shapes: B = batch, n = first-order bands, L = time length at some decimation, R = rows of the n1 axis,
 G = frequential filters processed together.  Spectra are full complex FFTs (fftfreq order) unless

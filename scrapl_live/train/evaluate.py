@@ -1,6 +1,6 @@
 """``scrapl-live eval``: test metrics of a trained encoder (checkpoint or ONNX) → JSON + markdown table.
 
-Metrics (REFERENCE §6): θ L1 ‰ per parameter (synthetic data, where θ is known); audio distances
+Metrics (the paper's): θ L1 ‰ per parameter (synthetic data, where θ is known); audio distances
 between the target and the resynthesis x̂ = synth(θ̂): MSS log+lin and the full JTFS distance (the
 synth's JTFS preset); for tr808 also loudness / spectral centroid / spectral flatness L1 on the
 transient and decay frames. Everything is deterministic: x̂ uses seed = item position.

@@ -1,4 +1,4 @@
-"""Evaluation metrics of REFERENCE §6: θ L1 ‰, validation total variation, and the tr808 features.
+"""Evaluation metrics of the SCRAPL paper: θ L1 ‰, validation total variation, and the tr808 features.
 
 tr808 features (loudness, spectral centroid, spectral flatness) follow the reference's recipe:
 frames of 2048 with hop 512 from the onset, "transient" = frames 0-1, "decay" = frames 2-65. (The
@@ -35,7 +35,7 @@ def theta_l1_permille(theta_hat: torch.Tensor, theta: torch.Tensor) -> torch.Ten
 
 
 def total_variation_permille(values: Sequence[float]) -> float:
-    """Σ|y_i - y_(i-1)| / n over a validation curve y (n values), ×1000 (REFERENCE §6, Table 2)."""
+    """Σ|y_i - y_(i-1)| / n over a validation curve y (n values), ×1000 (the paper's Table 2)."""
     y = np.asarray(values, dtype=np.float64)
     if y.ndim != 1 or y.size < 2:
         raise ValueError(f"values must be a 1-D curve with >= 2 points, got shape {y.shape}")

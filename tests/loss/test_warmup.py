@@ -144,7 +144,7 @@ def test_general_mode_handles_coupled_batches() -> None:
 
 
 def _expected_probs(vals: dict[int, torch.Tensor], n_paths: int, f: float, eps: float = 1e-12):
-    """REFERENCE §3 written out: known paths share k/P ∝ C, unknown share the rest, then (1-f)π + f/P."""
+    """θ-IS rule written out: known paths share k/P ∝ C, unknown share the rest, then (1-f)π + f/P."""
     n_theta = next(iter(vals.values())).numel()
     k = len(vals)
     out = torch.zeros(n_paths, dtype=torch.float64)

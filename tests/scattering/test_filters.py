@@ -1,4 +1,4 @@
-"""Filterbank, padding and path enumeration against REFERENCE §1.1-1.4 numbers and the reference's arrays."""
+"""Filterbank, padding and path enumeration against the paper configurations and scrapl-loss's arrays."""
 
 from __future__ import annotations
 

@@ -51,24 +51,28 @@ def test_every_flag_has_help_with_its_default_and_choices() -> None:
         assert gone not in flags
 
 
-def test_config_replays_a_checkpoint_and_explicit_flags_win() -> None:
-    """models/tr808.pt was written before this CLI existed: its stored config replays exactly, except the
-    flags given and its out_dir (a replay must not resume the original run)."""
-    stored = torch.load(MODELS / "tr808.pt", weights_only=False)["train_config"]
-    args = _parser().parse_args(["train", "--config", str(MODELS / "tr808.pt"), "--max-steps", "7",
-                                 "--no-p-saga"])
+def test_config_replays_a_checkpoint_and_explicit_flags_win(tmp_path) -> None:
+    """A checkpoint whose config has the keys of removed features replays exactly, except the flags given
+    and its out_dir (a replay must not resume the original run); so does the shipped models/tr808.pt."""
+    old = tmp_path / "old.pt"
+    torch.save({"train_config": OLD, "encoder_config": {}, "encoder_state": {}, "card": {}, "step": 60}, old)
+    args = _parser().parse_args(["train", "--config", str(old), "--max-steps", "7", "--no-p-saga"])
     cfg = config_from_args(args)
-    expected = {**TrainConfig.from_dict(stored).to_dict(), "max_steps": 7, "p_saga": False,
-                "out_dir": TrainConfig().out_dir}
-    assert cfg.to_dict() == expected
-    assert cfg.lr == stored["lr"] == 0.003 and cfg.loss == "ploss" and cfg.paths_per_step == 1
+    expected = {**{k: v for k, v in OLD.items() if k in cfg.to_dict()}, "max_steps": 7, "p_saga": False}
+    expected.pop("out_dir")
+    assert {k: cfg.to_dict()[k] for k in expected} == expected and cfg.windows is None
+    assert cfg.out_dir != OLD["out_dir"]
+    stored = torch.load(MODELS / "tr808.pt", weights_only=False)["train_config"]
+    shipped = config_from_args(_parser().parse_args(["train", "--config", str(MODELS / "tr808.pt")]))
+    assert shipped == TrainConfig.from_dict({**stored, "out_dir": shipped.out_dir})
+    assert shipped.out_dir != stored["out_dir"]
 
 
 def test_config_reads_a_model_card_and_a_plain_json(tmp_path) -> None:
     card = json.loads((MODELS / "granular.json").read_text())
     args = _parser().parse_args(["train", "--config", str(MODELS / "granular.onnx")])
-    assert config_from_args(args) == TrainConfig.from_dict({**card["training"]["config"],
-                                                            "out_dir": TrainConfig().out_dir})
+    replayed = config_from_args(args)
+    assert replayed == TrainConfig.from_dict({**card["training"]["config"], "out_dir": replayed.out_dir})
     plain = tmp_path / "cfg.json"
     plain.write_text(json.dumps(TrainConfig(synth="tr808", loss="mss-rev", seed=5).to_dict()))
     cfg = config_from_args(_parser().parse_args(["train", "--config", str(plain), "--seed", "6"]))
@@ -83,7 +87,8 @@ def test_synth_and_loss_are_needed_without_config() -> None:
     with pytest.raises(ValueError, match="--loss"):
         config_from_args(_parser().parse_args(["train", "--synth", "granular"]))
     cfg = config_from_args(_parser().parse_args(["train", "--synth", "granular", "--loss", "scrapl"]))
-    assert cfg == TrainConfig(synth="granular", loss="scrapl") and cfg.paths_per_step == 4
+    assert cfg == TrainConfig(synth="granular", loss="scrapl", out_dir=cfg.out_dir)
+    assert cfg.paths_per_step == 4
 
 
 def test_from_dict_reads_configs_with_removed_features(caplog) -> None:

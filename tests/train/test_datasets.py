@@ -18,7 +18,7 @@ from scrapl_live.train.hydrogen import extract_hydrogen, instrument_names
 
 def test_grid_split_sizes_and_unseen_test_pairs() -> None:
     parts = {s: GridDataset(s) for s in ("train", "val", "test")}
-    # 1024 pairs -> folds of 205,205,205,205,204 pairs, 5 seeds each (REFERENCE's "3072" is 3/5 of 5120;
+    # 1024 pairs -> folds of 205,205,205,205,204 pairs, 5 seeds each (the paper's "3072" is 3/5 of 5120;
     # the stated fold rule gives 3075/1025/1020, which is what we implement)
     assert {s: len(d) for s, d in parts.items()} == {"train": 3075, "val": 1025, "test": 1020}
     seeds = torch.cat([d.seed for d in parts.values()])
