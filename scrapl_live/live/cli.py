@@ -168,8 +168,9 @@ def _summary(engine, title: str, device_ms: float = 0.0) -> None:  # noqa: ANN00
 
 
 def _class_cell(hit) -> str:  # noqa: ANN001 - a hit or HitEvent
-    label, conf = getattr(hit, "label", None), getattr(hit, "confidence", None)
-    return "-" if label is None else label + ("" if conf is None else f" {conf:.2f}")
+    from scrapl_live.live.plot import hit_label
+
+    return hit_label(getattr(hit, "label", None), getattr(hit, "confidence", None)) or "-"
 
 
 def _demo(args: argparse.Namespace) -> int:

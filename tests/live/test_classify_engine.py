@@ -77,7 +77,8 @@ def test_plot_marks_classes(tmp_path: Path) -> None:
         plot_comparison(tmp_path / "c.png", x, x, SR, [2000], thetas[:1], ["p", "q"], labels=["a", "b"])
 
 
-def test_resynth_command_writes_class_notes_and_markers(tmp_path: Path) -> None:
+def test_resynth_command_writes_class_notes_and_markers(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
     import mido
     import soundfile as sf
 
@@ -87,6 +88,7 @@ def test_resynth_command_writes_class_notes_and_markers(tmp_path: Path) -> None:
     rc = main(["resynth", str(tmp_path / "kicks.wav"), "-o", str(tmp_path / "out.wav"),
                "--mid", str(tmp_path / "out.mid")])
     assert rc == 0
+    assert capsys.readouterr().out.count("kick ") >= 3  # the class column of the table
     msgs = list(mido.MidiFile(tmp_path / "out.mid").tracks[0])
     assert [m.note for m in msgs if m.type == "note_on"] == [36, 36, 36]
     markers = [m.text for m in msgs if m.type == "marker"]

@@ -144,7 +144,7 @@ def test_train_classifier_command_exports_a_working_head(tmp_path: Path) -> None
     _corpus(tmp_path)
     out = tmp_path / "m" / "head.onnx"
     report = tmp_path / "report.json"
-    rc = main(["train-classifier", "--data", str(tmp_path), "--out", str(out), "--windows", "256", "512",
+    rc = main(["train-classifier", "--data", str(tmp_path), "-o", str(out), "--windows", "256", "512",
                "--copies", "3", "--epochs", "15", "--report", str(report)])
     assert rc == 0
     card = json.loads(out.with_suffix(".json").read_text())
@@ -173,7 +173,7 @@ def test_a_tampered_or_missing_head_is_refused(tmp_path: Path) -> None:
 
     _corpus(tmp_path)
     out = tmp_path / "head.onnx"
-    assert main(["train-classifier", "--data", str(tmp_path), "--out", str(out), "--windows", "256",
+    assert main(["train-classifier", "--data", str(tmp_path), "-o", str(out), "--windows", "256",
                  "--copies", "1", "--epochs", "1"]) == 0
     with pytest.raises(FileNotFoundError, match="classifier not found"):
         load_classifier(tmp_path / "nope.onnx")
@@ -186,8 +186,8 @@ def test_train_classifier_rejects_bad_arguments(tmp_path: Path, capsys: pytest.C
     from scrapl_live.cli import main
 
     _corpus(tmp_path)
-    assert main(["train-classifier", "--data", str(tmp_path), "--out", str(tmp_path / "x.pt")]) == 1
-    assert "--out must end in .onnx" in capsys.readouterr().err
+    assert main(["train-classifier", "--data", str(tmp_path), "-o", str(tmp_path / "x.pt")]) == 1
+    assert "-o/--output must end in .onnx" in capsys.readouterr().err
     assert main(["train-classifier", "--data", str(tmp_path), "--windows", "128"]) == 1
     assert "--windows must be >= 256" in capsys.readouterr().err
     assert main(["train-classifier", "--data", str(tmp_path / "none")]) == 1
