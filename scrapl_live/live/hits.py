@@ -10,9 +10,9 @@ the block in which a window completes:
 * stage 0 — encoder on W₀, the voice's first ``HEAD_SAMPLES`` rendered in numpy
   (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very output block, sinks
   told (``on_hit``); the rest of the voice is a job;
-* refinement — encoder on the longer window, the voice's next ``HEAD_SAMPLES`` from its first unplayed
-  sample re-rendered with the new θ̂ and spliced in with a crossfade (:meth:`OneShotMixer.splice`),
-  sinks told (``on_refine``); the rest of the voice, again, is a job.
+* refinement — encoder on the longer window, sinks told (``on_refine``); a job re-renders the voice with
+  the new θ̂ from ``SPLICE_LEAD`` samples after its playing position and splices it in with a crossfade
+  (:meth:`OneShotMixer.splice`), so the block thread only runs the encoder.
 
 The voice is level-matched to the input over the heard window (at most ``HEAD_SAMPLES``).  In file
 mode (``Engine(lookahead=True)``) only the full window is analysed, and the voice is placed exactly at
@@ -49,6 +49,9 @@ DETECTION_MARGIN = 4096
 """File mode: samples the detector may report an onset after it happened (its frames and look-ahead)."""
 REFINE_RATIO = 4
 """Each refinement's window is at least this many times the previous one (plus the longest window)."""
+SPLICE_LEAD = 512
+"""A refinement is spliced in this many samples after the voice's playing position when it was predicted
+(time for the job thread to render it; a later job splices at the first unplayed sample instead)."""
 MAX_PENDING = 64
 """Hits still waiting for a window at once; older ones are finished early (bounded state)."""
 
@@ -184,26 +187,22 @@ class HitMode:
         return str(label), float(confidence)
 
     def _voice(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int) -> Callable[[], Any] | None:
-        """Start (stage 0) or re-render (refinement) the voice of ``hit`` with θ̂; returns the job rendering
-        the rest of it (None when the voice has gone)."""
+        """Start the voice of ``hit`` with θ̂ (stage 0: its first samples now, the job renders the rest), or
+        re-render it (refinement: the job renders it from ``SPLICE_LEAD`` samples ahead and splices it in).
+        Returns the job (None when the voice has gone)."""
         mixer = self.mixer
         if hit.slot is None:
             head = self.voice.render(theta, hit.seed, 0, HEAD_SAMPLES)
             gain = _gain(peak, head[:level_n])
             at = hit.onset + self.engine.delay if self.engine.lookahead else None
             hit.slot = mixer.trigger(head, gain, at=at, final=False)
-            done = head.size
-        else:
-            if not mixer.owns(*hit.slot):
-                return None  # the voice was stolen meanwhile
-            k = mixer.played(hit.slot[0])
-            gain = _gain(peak, self.voice.render(theta, hit.seed, 0, level_n))
-            chunk = self.voice.render(theta, hit.seed, k, HEAD_SAMPLES)
-            if mixer.splice(*hit.slot, chunk, k, gain) < 0:
-                return None  # nothing left to play
-            hit.version += 1
-            done = k + chunk.size
-        return self._rest(hit, theta, gain, done, hit.version)
+            return self._rest(hit, theta, gain, head.size, hit.version)
+        if not mixer.owns(*hit.slot) or mixer.played(hit.slot[0]) >= self.synth.n_samples:
+            return None  # the voice was stolen meanwhile, or has ended
+        hit.version += 1
+        # from SPLICE_LEAD ahead, but never past the voice's current end (no gap)
+        offset = min(mixer.played(hit.slot[0]) + SPLICE_LEAD, mixer.length(hit.slot[0]))
+        return self._respliced(hit, theta, peak, level_n, offset, hit.version)
 
     def _rest(self, hit: _Hit, theta: np.ndarray, gain: float, done: int, version: int) -> Callable[[], Any]:
         """Job: render the voice from ``done`` to its end; its closure appends it unless superseded."""
@@ -215,6 +214,24 @@ class HitMode:
             def finish() -> None:
                 if hit.version == version:
                     self.mixer.extend(*slot, rest, done, gain)
+
+            return finish
+
+        return job
+
+    def _respliced(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int, offset: int,
+                   version: int) -> Callable[[], Any]:
+        """Job: the refined voice from ``offset`` to its end, level-matched; its closure splices it in (from
+        ``offset``, or the first unplayed sample if the job came late) unless superseded."""
+        slot, seed, n_total = hit.slot, hit.seed, self.synth.n_samples
+
+        def job() -> Callable[[], None]:
+            gain = _gain(peak, self.voice.render(theta, seed, 0, level_n))
+            rest = self.voice.render(theta, seed, offset, n_total - offset)
+
+            def finish() -> None:
+                if hit.version == version:
+                    self.mixer.splice(*slot, rest, offset, gain, final=True)
 
             return finish
 

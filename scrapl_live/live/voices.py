@@ -44,6 +44,10 @@ class OneShotMixer:
         """Samples of the voice in ``slot`` already mixed (0 before it starts)."""
         return int(np.clip(self.t - self._start[slot], 0, self._len[slot]))
 
+    def length(self, slot: int) -> int:
+        """Samples of the voice in ``slot`` so far."""
+        return int(self._len[slot])
+
     def owns(self, slot: int, token: int) -> bool:
         """True while the voice started as (slot, token) still holds its slot."""
         return bool(self._owner[slot] == token)
@@ -94,19 +98,21 @@ class OneShotMixer:
             self._fade_end(slot)
         return True
 
-    def splice(self, slot: int, token: int, audio: np.ndarray, offset: int, gain: float = 1.0) -> int:
-        """Replace the voice (slot, token) from its first unplayed sample on by ``audio`` · gain.
+    def splice(self, slot: int, token: int, audio: np.ndarray, offset: int, gain: float = 1.0,
+               final: bool = False) -> int:
+        """Replace the voice (slot, token) from voice index ``offset`` (or its first unplayed sample, if
+        later) on by ``audio`` · gain, where ``audio`` holds the new voice's samples from ``offset``.
 
-        ``audio`` holds the new voice's samples from voice index ``offset`` (<= the first unplayed one).
         The old and new audio are crossfaded over ``xfade`` samples where both exist; the voice then ends
-        with ``audio`` (no fade-out: more may follow by :meth:`extend`).  Returns the voice index where the
-        new audio starts to sound (-1 when the slot belongs to another voice, or nothing was left).
+        with ``audio`` (final: with a fade-out, else more may follow by :meth:`extend`).  Returns the voice
+        index where the new audio starts to sound (-1 when the slot belongs to another voice, or nothing
+        was left).
         """
         if not self.owns(slot, token):
             return -1
-        k = self.played(slot)
+        k = max(self.played(slot), int(offset))
         end = min(offset + int(audio.shape[-1]), self.max_len)
-        if k < offset or k >= end:
+        if k >= end:
             return -1
         new = audio[k - offset : end - offset] * np.float32(gain)
         x = min(self.xfade, int(self._len[slot]) - k, new.size) if k > 0 else 0
@@ -116,6 +122,8 @@ class OneShotMixer:
             new[:x] = old + r * (new[:x] - old)
         self._buf[slot, k:end] = new
         self._len[slot] = end
+        if final:
+            self._fade_end(slot)
         return k
 
     def _fade_end(self, slot: int) -> None:

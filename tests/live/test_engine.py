@@ -11,6 +11,7 @@ import torch
 from scrapl_live.encoder.runtime import OnnxEncoder
 from scrapl_live.live.engine import HISTORY, Engine
 from scrapl_live.live.events import HitEvent
+from scrapl_live.live.hits import SPLICE_LEAD
 from scrapl_live.live.offline import run_signal
 from tests.live.signals import hit_sequence
 
@@ -261,7 +262,7 @@ def test_refinement_splices_do_not_click(refined) -> None:  # noqa: ANN001
     for hit in rec.hits:
         stages = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
         for old, new, w_old, w in zip(stages[:-1], stages[1:], schedule[:-1], schedule[1:], strict=True):
-            p = (hit.t_samples + w - 1) // 256 * 256  # the block in which window w completed
+            p = (hit.t_samples + w - 1) // 256 * 256 + SPLICE_LEAD  # the block in which w completed, + lead
             k = p - ((hit.t_samples + schedule[0] - 1) // 256 * 256)  # voice index of the splice
             a = level_matched(old, w_old, k - 512, k + xf + 512)
             b = level_matched(new, w, k - 512, k + xf + 512)
