@@ -181,7 +181,8 @@ def export(net: Any, path: Path, results: dict[int, dict[str, Any]], window: int
     import torch
 
     from scrapl_live.atomic import write_atomic
-    from scrapl_live.encoder.card import file_sha256
+    from scrapl_live.encoder.card import file_sha256, ort_session
+    from scrapl_live.encoder.export import _strip_node_metadata
     from scrapl_live.live.classify import CLASSES, INPUT_NAME, OUTPUT_NAME, card_path
     from scrapl_live.train.classifier import SAMPLE_RATE
 
@@ -190,14 +191,8 @@ def export(net: Any, path: Path, results: dict[int, dict[str, Any]], window: int
     torch.onnx.export(net, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                       opset_version=18, dynamo=True, optimize=False, external_data=False, verbose=False,
                       dynamic_shapes={"audio": {0: torch.export.Dim("batch")}})
-    import onnx
-    import onnxruntime as ort
-
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        del node.metadata_props[:]
-    onnx.save(model, str(path))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _strip_node_metadata(path)
+    session = ort_session(path)
     with torch.no_grad():
         expected = net(example).numpy()
     parity = float(np.abs(session.run(None, {INPUT_NAME: example.numpy()})[0] - expected).max())
