@@ -106,7 +106,7 @@ class Engine:
         self.latency = LatencyStats()
         self.limiter = OutputLimiter(sample_rate)
         self.errors = 0
-        self.xruns = 0  # set by the audio stream that drives the engine (live mode)
+        self.xruns = self.underruns = 0  # kept by the audio stream that drives the engine (live mode)
         self.capture: Any | None = None
         """Optional capture tap (``finetune.LiveCapture``): ``feed(block, t0)`` gets every input block on
         the block thread, ``hit(start, θ̂ (U,), metadata)`` every hit's final prediction on the job thread;

@@ -153,6 +153,7 @@ class LiveStream:
                 continue
             rings.in_ring.read_into(self._in_block)
             rings.armed = True
+            self.engine.xruns, self.engine.underruns = rings.xruns, rings.underruns  # for views
             try:
                 out = self.engine.process_block(self._in_block)
             except Exception as exc:  # never let one bad block stop the stream

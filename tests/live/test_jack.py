@@ -146,6 +146,7 @@ def test_hit_through_jack_gives_synth_audio_and_midi(models: dict[str, Path], tm
     rx.delete()
     rec = np.load(tmp_path / "rec.npy")
     assert engine.n_hits >= 1
+    assert (engine.xruns, engine.underruns) == (stream.xruns, stream.underruns)  # the view's counters
     before = rec[: hit_at + engine.window]
     after = rec[hit_at + engine.window : hit_at + engine.window + 24000]
     assert np.sqrt(np.mean(after**2)) > 10 * max(np.sqrt(np.mean(before**2)), 1e-5)  # synth hit came back
