@@ -107,3 +107,16 @@ def test_train_without_out_dir_gets_a_folder_named_from_its_config() -> None:
     given = config_from_args(parser.parse_args(["train", "--synth", "tr808", "--loss", "scrapl", "--out-dir",
                                                 "x"]))
     assert given.out_dir == "x"
+
+
+@pytest.mark.slow
+def test_train_config_mismatch_names_the_checkpoint(tmp_path: Path) -> None:
+    from tests.train.test_trainer import TINY
+
+    run = tmp_path / "run"
+    base = [sys.executable, "-m", "scrapl_live.cli", "train", *TINY, "--out-dir", str(run)]
+    subprocess.run([*base, "--stop-at", "1"], check=True, capture_output=True, timeout=900)
+    proc = subprocess.run([*base, "--lr", "5e-4"], capture_output=True, text=True, timeout=900)
+    err = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{run / 'last.pt'}: checkpoint was trained with a different config" in err and "--restart" in err

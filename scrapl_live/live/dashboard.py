@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 MAX_HZ = 10.0
 SHOWN_HITS = 8
 LEVEL_S = 0.05  # the input meter's span
+VIEW_NICE = 10  # niceness increment of the view process
 
 
 def bars(values: np.ndarray) -> str:
@@ -132,6 +134,8 @@ def _draw(conn: Any, console_args: dict[str, Any]) -> None:
     from rich.live import Live
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine process's to handle
+    with contextlib.suppress(OSError):
+        os.nice(VIEW_NICE)  # a busy machine delays the view, not the audio graph
     path = console_args.pop("path", None)
     out = open(path, "w") if path else None  # noqa: SIM115 - closed below
     console = Console(file=out, **console_args)
