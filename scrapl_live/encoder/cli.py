@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("checkpoint", type=Path, help="trainer checkpoint (.pt)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output path, e.g. models/tr808.onnx")
+    p.add_argument(
+        "--windows",
+        default=None,
+        metavar="W1,W2,...",
+        help="a multi-window encoder serves only these input lengths (within its trained range; the card "
+        "lists them), e.g. to leave out a long window that misses the latency budget",
+    )
     p.set_defaults(func=_export)
 
     p = subparsers.add_parser(
@@ -69,6 +76,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.checkpoint.is_dir():
         raise ValueError(f"{args.checkpoint} is a folder: pass the checkpoint file inside it (e.g. best.pt)")
     encoder, card = encoder_from_checkpoint(args.checkpoint)
+    if args.windows is not None:
+        from scrapl_live.encoder.export import serve_windows
+        from scrapl_live.train.data import parse_windows
+
+        encoder = serve_windows(encoder, parse_windows(args.windows))
     card.setdefault("checkpoint", str(args.checkpoint))
     card = export_onnx(encoder, args.output, card)
     info = card["onnx"]

@@ -48,12 +48,13 @@ class Encoder(nn.Module):
             if audio.shape[1] != 1:
                 raise ValueError(f"audio must be mono (B, 1, W), got shape {tuple(audio.shape)}")
             audio = audio[:, 0]
-        if audio.ndim != 2 or not self.config.accepts(audio.shape[-1]):
+        exporting = torch.compiler.is_exporting()  # the length bound would become a graph guard
+        if audio.ndim != 2 or not (exporting or self.config.accepts(audio.shape[-1])):
             raise ValueError(f"audio must have shape (B, N) or (B, 1, N) with {self.length_rule}, "
                              f"got {tuple(audio.shape)}")
         if not audio.is_floating_point():
             raise ValueError(f"audio must be a floating-point tensor, got {audio.dtype}")
-        if not torch.compiler.is_exporting() and not torch.isfinite(audio).all():
+        if not exporting and not torch.isfinite(audio).all():
             raise ValueError("audio contains NaN or inf")
         return self.cnn(self.frontend(audio))
 

@@ -89,6 +89,28 @@ def build_card(encoder: Encoder, card: dict[str, Any] | None = None) -> dict[str
     return full
 
 
+def serve_windows(encoder: Encoder, windows: tuple[int, ...]) -> Encoder:
+    """The same multi-window network (shared weights) serving only ``windows``: ascending, at least two,
+    inside the range it was trained for; e.g. to leave out a long window that misses a latency budget.
+    The front-end and pools stay as trained, so every length it still takes gives the same θ̂."""
+    import dataclasses
+
+    cfg = encoder.config
+    windows = tuple(int(w) for w in windows)
+    if not cfg.multi_window:
+        raise ValueError(f"a single-window encoder (W={cfg.window}) cannot serve other windows")
+    if len(windows) < 2 or list(windows) != sorted(set(windows)) or not (
+        cfg.windows[0] <= windows[0] and windows[-1] <= cfg.windows[-1]
+    ):
+        raise ValueError(
+            f"windows {list(windows)} must be >= 2 ascending lengths within the trained range "
+            f"{cfg.windows[0]}..{cfg.windows[-1]}"
+        )
+    served = Encoder(dataclasses.replace(cfg, window=windows[-1], windows=windows))
+    served.load_state_dict(encoder.state_dict())
+    return served.train(encoder.training)
+
+
 def export_onnx(
     encoder: Encoder, path: str | Path, card: dict[str, Any] | None = None, inputs: torch.Tensor | None = None
 ) -> dict[str, Any]:
@@ -111,7 +133,9 @@ def export_onnx(
     example = examples[-1]
     dims = {0: torch.export.Dim("batch")}
     if cfg.multi_window:
-        dims[1] = torch.export.Dim("samples", min=cfg.windows[0], max=cfg.windows[-1])
+        # no upper bound in the graph (a tight one trips the exporter's shape solver on short windows):
+        # the card's windows bound the length, checked by the runtime
+        dims[1] = torch.export.Dim("samples", min=cfg.windows[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         model,

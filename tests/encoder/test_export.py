@@ -77,7 +77,7 @@ def test_shipped_models_match_their_torch_checkpoints(name: str) -> None:
     with torch.no_grad():
         audio = voice(voice.random_theta(4, seed=5), torch.arange(4))[:, 0, : runtime.window]
         audio = torch.cat([audio, 0.1 * torch.randn(2, runtime.window, generator=gen)])
-    assert runtime.windows == enc.config.windows
+    assert all(enc.config.accepts(n) for n in runtime.windows)  # served windows: within the trained range
     for n in runtime.windows:
         with torch.no_grad():
             expected = enc.eval()(audio[:, :n]).numpy()

@@ -12,8 +12,11 @@ import pytest
 import torch
 
 import synths
+from scrapl_live.cli import main
 from scrapl_live.encoder import Encoder, OnnxEncoder, encoder_config, export_onnx, onnx_to_torch
 from scrapl_live.encoder.card import card_windows, file_sha256
+from scrapl_live.encoder.encoder import encoder_checkpoint
+from scrapl_live.encoder.export import serve_windows
 from scrapl_live.encoder.presets import EncoderConfig
 from scrapl_live.live.model import load_model
 
@@ -166,3 +169,26 @@ def test_bad_model_files_give_one_line_errors(exported: tuple[Encoder, Path], tm
     with pytest.raises(ValueError, match="cannot load") as info:
         load_model(path)
     assert "\n" not in str(info.value).strip()
+
+
+def test_serving_fewer_windows_keeps_the_network(exported: tuple[Encoder, Path], tmp_path: Path) -> None:
+    enc, _ = exported
+    served = serve_windows(enc, (128, 512))
+    assert served.config.windows == (128, 512) and served.config.window == 512
+    assert served.config.cqt == enc.config.cqt and served.config.cnn == enc.config.cnn
+    x = _hits(2, 512)
+    with torch.no_grad():
+        for n in (128, 300, 512):
+            assert torch.equal(served(x[:, :n]), enc(x[:, :n]))
+    for bad in ((64, 512), (128, 4096), (512,), (512, 128)):
+        with pytest.raises(ValueError, match="trained range"):
+            serve_windows(enc, bad)
+    with pytest.raises(ValueError, match="single-window"):
+        serve_windows(Encoder(encoder_config("tr808", "live", 1024)), (512, 1024))
+    # the export command: its card lists the served windows, and a bad list is a one-line error
+    ckpt = tmp_path / "multi.pt"
+    torch.save(encoder_checkpoint(enc, {"command": "pytest"}), ckpt)
+    out = tmp_path / "served.onnx"
+    assert main(["export", str(ckpt), "-o", str(out), "--windows", "128,512"]) == 0
+    assert OnnxEncoder(out).windows == (128, 512)
+    assert main(["export", str(ckpt), "-o", str(out), "--windows", "128,99999"]) != 0
