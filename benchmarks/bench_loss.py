@@ -140,6 +140,7 @@ def run_ours(code: str, inputs: dict) -> dict:
 
 
 def main() -> None:
+    global THREADS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=30, help="timed steps, granular config (default 30)")
     ap.add_argument("--steps-808", type=int, default=30, help="timed steps, 808 config (default 30)")
@@ -152,7 +153,6 @@ def main() -> None:
                     "as the scrapl-live CLI runs); default: glibc's defaults for both")
     ap.add_argument("--threads", type=int, default=THREADS, help="torch threads of each child (default 2)")
     args = ap.parse_args()
-    global THREADS
     THREADS = args.threads
     if args.tuned_malloc:
         os.environ.update(malloc_env())  # inherited by our child and the reference's alike

@@ -40,8 +40,12 @@ def main(checkpoint: str, n_items: int = 2) -> None:
     size = sum(p.numel() for p in params)
     paths = [p for p in range(loss.n_paths) if int(loss.meta["n_fr"][p]) == 0]
     lam = []
+
+    def dist(x: torch.Tensor, x_hat: torch.Tensor, path: int) -> torch.Tensor:  # counters untouched
+        return loss.path_dists(x, x_hat, [path]).mean()
+
     for p in paths:
-        op = ThetaCurvature(loss._warmup_loss, p, lambda x: enc(x[..., : enc.config.window]),
+        op = ThetaCurvature(dist, p, lambda x: enc(x[..., : enc.config.window]),
                             lambda th: synth(th, seed), [{"x": x}])
         gen = torch.Generator().manual_seed(p)
         lam.append(power_iteration(lambda v, a, op=op: op.apply(params, v, a), synth.n_params, size,

@@ -94,6 +94,16 @@ def _adam_(
 class PathwiseGradTransform(nn.Module):
     """P-Adam / P-SAGA state for ``params`` and ``n_paths`` paths (module docstring has the rules).
 
+    Args:
+        params: the parameter tensors whose gradients are rewritten (any shapes s_i).
+        n_paths: number of scattering paths P (one table row per path).
+        use_p_adam: keep per-path Adam moments and normalise the gradient with them.
+        use_p_saga: keep per-path SAGA memory rows and their running sum.
+        b1, b2, eps: P-Adam's β1, β2 in [0, 1) and ε > 0.
+        grad_mult: factor on the incoming gradient before P-Adam (finite, > 0).
+        saga_denominator: "paper" (max(1, |Γ|)) or "reference" (scrapl-loss 0.1.0's max(1, n - 1)).
+        table_dtype: storage dtype of the P-row tables (float32, float64, bfloat16 or float16).
+
     Buffers per parameter tensor i (shape s): ``adam_m_i``, ``adam_v_i`` (P, *s) and shared
     ``adam_tau`` (n_params, P) int64 if P-Adam; ``saga_mem_i`` (P, *s), ``saga_sum_i`` (*s) float64 and
     ``saga_visited`` (n_params, P) bool if P-SAGA; ``last_step`` () int64 always.

@@ -106,3 +106,15 @@ def test_from_dict_reads_configs_with_removed_features(caplog) -> None:
     assert TrainConfig.from_dict(older).paths_per_step == 1
     with pytest.raises(ValueError, match="unknown"):
         TrainConfig.from_dict({**OLD, "colour": 1})
+
+
+def test_a_run_that_used_a_removed_feature_is_not_resumed(tmp_path) -> None:
+    from scrapl_live.train.trainer import Trainer
+
+    torch.set_num_threads(1)
+    tr = Trainer(TrainConfig(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=2,
+                             out_dir=str(tmp_path)))
+    ckpt = tr.state()
+    tr.load({**ckpt, "train_config": {**ckpt["train_config"], "theta_grad_norm": False}})  # off: resumes
+    with pytest.raises(ValueError, match="removed features.*theta_grad_norm"):
+        tr.load({**ckpt, "train_config": {**ckpt["train_config"], "theta_grad_norm": True}})
