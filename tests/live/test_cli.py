@@ -145,12 +145,14 @@ def test_resynth_model_and_synth_mistakes_say_what_to_do(models: dict[str, Path]
     sf.write(src, x, 44100)
     pt = tmp_path / "tr808.pt"
     pt.write_bytes(b"checkpoint")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text("[params.noise_decay]\ncc = 20\n")
     out = ["-o", str(tmp_path / "o.wav")]
     cases = [
         (["--model", str(pt)], "is a training checkpoint: export it first"),
         (["--model", str(tmp_path)], "is a folder: pass the model file"),
         (["--model", str(models["granular"]), "--synth", "tr808"], "--synth tr808 contradicts --model"),
-        (["--map", str(tmp_path / "m.toml")], "--map needs --plugin or --mid"),
+        (["--map", str(mapping)], "--map needs --plugin or --mid"),
     ]
     for extra, needle in cases:
         assert main(["resynth", str(src), *out, *extra]) == 1, extra
