@@ -74,7 +74,7 @@ def load_model(path: str | Path, threads: int = 1, like: LoadedModel | None = No
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     try:
         enc = OnnxEncoder(p, threads=threads)
-    except (ValueError, FileNotFoundError):
+    except (ValueError, FileNotFoundError, ModuleNotFoundError):  # the last: the CLI names the extra
         raise
     except Exception as exc:  # onnxruntime raises its own exception types for broken graphs
         raise ValueError(f"model {p} cannot be loaded: {exc}") from exc
