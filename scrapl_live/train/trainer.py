@@ -347,7 +347,11 @@ class Trainer:
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
         last = self.out / "last.pt"
         if resume and last.is_file():
-            self.load(ckpt_io.load_checkpoint(last))
+            try:
+                self.load(ckpt_io.load_checkpoint(last))
+            except ValueError as exc:  # name the file, and the ways out
+                raise ValueError(f"{last}: {exc}; pass --restart to start over in that folder, or another "
+                                 "--out-dir") from None
             log.info("resumed %s at step %d", last, self.step)
         elif self.cfg.theta_is:
             self._theta_is()
