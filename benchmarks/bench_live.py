@@ -343,8 +343,8 @@ def _jack_run(model_path: Path, seconds: float, rate: float, tmp: Path, server_l
             text = f.read()
         late = collections.Counter(m.group(1) for m in re.finditer(r"XRun: client = (\S+)", text))
         print(f"    jackd's own account: driver woke up after its cycle's deadline "
-              f"{text.count('JackTimedDriver::Process XRun')}× (the VM: CPU time stolen by the "
-              f"hypervisor {steal:.2f} s during the run); clients late: {dict(late) or 'none'}")
+              f"{text.count('JackTimedDriver::Process XRun')}× (CPU time a hypervisor took: "
+              f"{steal:.2f} s during the run); clients late: {dict(late) or 'none'}")
     print(f"    GC during the run: {len(pauses)} collections, max {max(pauses, default=0.0):.2f} ms")
     print(f"    process CPU (callback + block + job threads): idle {marks['idle']:.1f} %, "
           f"under load {busy:.1f} % of a core")
@@ -353,7 +353,7 @@ def _jack_run(model_path: Path, seconds: float, rate: float, tmp: Path, server_l
 
 
 def _steal_s() -> float:
-    """CPU time the hypervisor took from this VM so far (s, all CPUs; 0 where /proc/stat has no steal)."""
+    """CPU time a hypervisor took from this machine so far (s, all CPUs; 0 where /proc/stat has no steal)."""
     fields = Path("/proc/stat").read_text().split("\n")[0].split()
     return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
