@@ -152,14 +152,15 @@ def print_windows(rows: list[dict], runs: int, threads: int) -> None:
     lo, hi = MULTI_WINDOWS[0], MULTI_WINDOWS[-1]
     print(f"\nmulti-window tr808 live encoder (one ONNX graph, any length {lo}–{hi}), onnxruntime, batch 1, "
           f"{threads} thread(s), {runs} runs; baseline: single-window W=2048 encoder\n")
-    print("| window | ms | p50 / p99 / CPU-p99 ms | W=2048 single p50 ms | ratio (p50) | budget |")
+    print("| window | ms | p50 / p99 / CPU-p99 ms | W=2048 single p50 ms | ratio (p50) "
+          "| p99 budget: wall, CPU |")
     print("|---|---|---|---|---|---|")
+    verdict = lambda value, budget: "meets" if value <= budget else "MISSES"  # noqa: E731
     for r in rows:
         budget = W0_BUDGET_MS if r["window"] == W0 else P99_BUDGET_MS
-        verdict = "meets" if r["p99"] <= budget else "MISSES"
         print(f"| {r['window']} | {1e3 * r['window'] / 44100:.1f} | {r['p50']:.3f} / {r['p99']:.3f} / "
               f"{r['cpu_p99']:.3f} | {r['base_p50']:.3f} | {r['p50'] / r['base_p50']:.2f}× "
-              f"| p99 ≤ {budget} ms: {verdict} |")
+              f"| ≤ {budget} ms: {verdict(r['p99'], budget)}, {verdict(r['cpu_p99'], budget)} |")
 
 
 def main() -> None:
