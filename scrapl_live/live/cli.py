@@ -64,6 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--watch", action="store_true", help="hot-swap the model when its file changes")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-voices", action="store_true", help="do not play our synth voices")
+    p.add_argument("--first-window", type=int, default=256,
+                   help="tr808: samples (at the model's rate, 128-1024) heard before a hit's voice starts")
+    p.add_argument("--no-refine", action="store_true",
+                   help="tr808: keep each hit's first prediction (no refinement on the longer windows)")
     p.add_argument("--quiet", action="store_true", help="no terminal view, only the summary at the end")
     p.add_argument("--capture", type=Path, default=None,
                    help="store every analysed hit (from its onset) + θ̂ in this capture store, in the "
@@ -250,8 +254,9 @@ def _live(args: argparse.Namespace) -> int:
 
         port = None if args.midi_port == "virtual" else args.midi_port
         sinks.append(MidiSink(_mapping(args, names), names, args.sample_rate, port=port))
+    hits = {"first_window": args.first_window, "refine": not args.no_refine} if model.synth == "tr808" else {}
     engine = Engine(model, args.sample_rate, args.block, sinks=sinks, play_voices=not args.no_voices,
-                    threads=args.threads, async_inference=True, job_priority=JOB_PRIORITY)
+                    threads=args.threads, async_inference=True, job_priority=JOB_PRIORITY, **hits)
     capture = tuner = view = None
     try:
         if args.watch:

@@ -187,3 +187,11 @@ def test_ctrl_c_stops_resynth_cleanly_and_writes_nothing(models: dict[str, Path]
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
     assert "wrote" not in stdout and not out.exists() and mid.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["err.txt", "in.wav", "o.mid"]  # no temp left
+
+
+def test_live_first_window_out_of_range_is_one_line_before_any_device(models: dict[str, Path],
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("64", "2048"):
+        rc = main(["live", "--model", str(models["tr808"]), "--first-window", bad, "--quiet", "--duration", "0.1"])
+        assert rc == 1
+        assert "first_window must be an int in 128..1024" in _one_error_line(capsys)
