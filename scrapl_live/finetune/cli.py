@@ -1,6 +1,6 @@
 """Fine-tune sub-commands: ``scrapl-live finetune add | run | status``.
 
-``add FILES... --store DIR [--model PATH]`` fills the capture store; ``run --model M --store DIR
+``add FILES... --store DIR [--model PATH]`` fills the capture store; ``run --store DIR [--model M]
 --out-dir O`` checks the model and the store, then fine-tunes in a supervised background process
 (restarted on crash, given up after repeated identical failures) until Ctrl-C or ``--steps``;
 ``status --out-dir O [--png P]`` prints samples, steps, the held-out curve and the current model.
@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "samples and exports OUT/model.onnx + card whenever the held-out distance improves. Stopping and "
         "running again resumes from OUT/ckpt/last.pt.",
     )
-    r.add_argument("--model", type=Path, required=True, help="start model (.onnx with its card, or .pt)")
+    r.add_argument("--model", type=Path, default=None,
+                   help="start model (.onnx with its card, or .pt; default: the shipped model of the synth "
+                   "the store was captured for)")
     r.add_argument("--store", type=Path, required=True, help="capture store folder")
     _out_dir_arg(r, "output folder (model.onnx, checkpoints, status.json)")
     r.add_argument("--steps", type=int, default=None, help="stop after this many steps in total")
@@ -170,10 +172,27 @@ def check_store(store_dir: Path, synth: str, min_samples: int, model: Path) -> i
     return n
 
 
+def shipped_start_model(store_dir: Path) -> Path:
+    """The shipped model of the synth most of the store's samples were captured for (tr808 when the
+    store is missing or does not say; :func:`check_store` then reports what is wrong)."""
+    from collections import Counter
+
+    from scrapl_live.finetune.store import CaptureStore
+    from scrapl_live.resources import shipped_model
+
+    synths = Counter()
+    if store_dir.is_dir():
+        synths.update(s.meta.get("synth") for s in CaptureStore(store_dir, max_bytes=None).samples())
+    synths.pop(None, None)
+    return shipped_model(synths.most_common(1)[0][0] if synths else "tr808")
+
+
 def _run(args: argparse.Namespace) -> int:
     from scrapl_live.finetune.supervisor import Supervisor
     from scrapl_live.finetune.worker import FinetuneWorker
 
+    if args.model is None:
+        args.model = shipped_start_model(args.store)
     cfg = finetune_config(args)
     synth = check_start_model(args.model)
     n = check_store(args.store, synth, cfg.min_samples, args.model)
