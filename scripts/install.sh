@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # --- system packages (add a package a feature or benchmark needs to this list) ---
-APT_PACKAGES=(jackd2 libportaudio2 libsndfile1 dpf-source build-essential pkg-config)
+APT_PACKAGES=(jackd2 libportaudio2 libsndfile1 dpf-source build-essential pkg-config
+              fluidsynth timgm6mb-soundfont)  # fluidsynth: `data drums` renders soundfont kits
 if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   need=()
