@@ -7,6 +7,10 @@ its ``n_samples`` (hits are stored aligned at their onset, as the encoder sees t
 length is kept, so that the resynthesis can be compared over the captured span only (a 0.5 s capture
 of a 1 s decay must not be matched against silence).
 
+The held-out metric scores the windows the live hit mode plays (:func:`scored_windows`): a multi-window
+encoder's first window W₀ and its longest, so that an export never trades the first prediction of a hit
+for the full one.
+
 Held-out split: a sample is held out when the first 8 hex digits of its content hash, read as a
 fraction of 2^32, fall below ``holdout_frac``. The split depends on the audio alone — not on file
 names, order or what else is in the store — so a sample never moves between the halves as the store
@@ -29,6 +33,15 @@ log = logging.getLogger(__name__)
 
 MIN_SAMPLES = 256
 """Shorter captures carry too little of a hit to match (6 ms at 44.1 kHz)."""
+FIRST_WINDOW = 256
+"""The live hit mode's default first window W₀ (samples at the model's rate; ``HitMode(first_window)``)."""
+
+
+def scored_windows(windows: tuple[int, ...]) -> tuple[int, ...]:
+    """Input lengths the held-out metric scores, ascending: W₀ (:data:`FIRST_WINDOW` clipped into the
+    encoder's ``windows[0]..windows[-1]``) and the longest window; a single-window encoder: its window."""
+    first = min(max(FIRST_WINDOW, windows[0]), windows[-1])
+    return tuple(sorted({first, windows[-1]}))
 
 
 def hash_fraction(digest: str) -> float:

@@ -7,12 +7,18 @@ distance to x; the gradients are rewritten optimizer-side by P-Adam/P-SAGA, then
 optimiser built by the trainer's ``make_objective``, the θ-IS warm-up by its ``theta_is_warmup``). Every
 random choice of step s is a function of (seed, s), so a resumed run continues exactly.
 
+A multi-window encoder (card ``windows``) is trained as ``scrapl-live train --windows`` does: step s
+feeds the first ``draw_window(windows, seed, s)`` samples, so every length the engine plays keeps
+being trained; a single-window encoder always sees its window.
+
 Targets shorter than the synth's output are compared over their captured span: x̂ is zeroed after it.
 Held-out metric: the SCRAPL loss in eval mode, i.e. the mean JTFS distance over a fixed, evenly spread
 set of ``eval_paths`` scattering paths (the full JTFS over all P = 483 tr808 paths costs minutes per
-sample on a loaded CPU), x̂ with seed = item position. When it beats the best so far, the encoder is
-exported (ONNX + card) to temp files in ``out_dir`` and renamed to ``model.onnx`` / ``model.json``
-(card first, then the ONNX file, whose change the engine's file watch reacts to).
+sample on a loaded CPU), x̂ with seed = item position, averaged over the scored windows
+(:func:`~scrapl_live.finetune.holdout.scored_windows`: W₀ and the longest). When the mean beats the
+best so far and no scored window got worse, the encoder is exported (ONNX + card, which keeps the
+``windows``) to temp files in ``out_dir`` and renamed to ``model.onnx`` / ``model.json`` (card first,
+then the ONNX file, whose change the engine's file watch reacts to).
 
 Checkpoints (``ckpt/last.pt``, the one before kept as ``ckpt/prev.pt``) hold everything needed for an
 exact resume: weights, optimiser, SCRAPL state (sampler, θ-IS probabilities, path tables), RNG, step,
@@ -35,7 +41,7 @@ import torch
 
 from scrapl_live.allocator import tune_allocator
 from scrapl_live.finetune.config import TABLE_DTYPES, FinetuneConfig, yield_cpu
-from scrapl_live.finetune.holdout import UserData, read_user_data, span_mask
+from scrapl_live.finetune.holdout import UserData, read_user_data, scored_windows, span_mask
 from scrapl_live.finetune.persist import (
     load_last_checkpoint,
     load_start_encoder,
@@ -44,7 +50,7 @@ from scrapl_live.finetune.persist import (
 )
 from scrapl_live.train import checkpoint as ckpt_io
 from scrapl_live.train.config import TrainConfig
-from scrapl_live.train.data import BatchStream, mix_seed
+from scrapl_live.train.data import BatchStream, draw_window, mix_seed
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +135,8 @@ class FinetuneWorker:
         self.encoder.train()
         self.loss.train()
         self.opt.zero_grad(set_to_none=True)
-        x_hat = self.synth(self.encoder(x[..., : self.encoder.config.window]), seed_hat) * mask
+        x_in = x[..., : draw_window(self.encoder.config.windows, self.cfg.seed, step)]
+        x_hat = self.synth(self.encoder(x_in), seed_hat) * mask
         value = self.loss(x_hat, x)
         value.backward()
         if self.train_cfg.pathwise:
@@ -138,8 +145,9 @@ class FinetuneWorker:
         return float(value.detach())
 
     @torch.no_grad()
-    def heldout_distance(self, encoder_state: dict[str, torch.Tensor] | None = None) -> float:
-        """Mean SCRAPL eval-mode distance (fixed ``eval_paths``) on the held-out samples."""
+    def heldout_distances(self, encoder_state: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """Mean SCRAPL eval-mode distance (fixed ``eval_paths``) on the held-out samples, by scored window
+        (keys: the window in samples, as a string)."""
         enc = self.encoder
         if encoder_state is not None:
             enc = type(self.encoder)(self.encoder.config).to(self.device)
@@ -148,13 +156,15 @@ class FinetuneWorker:
         self.loss.eval()
         x = self.data.heldout.to(self.device)
         mask = span_mask(self.data.heldout_len, x.shape[-1]).to(self.device)
-        total = 0.0
+        windows = scored_windows(enc.config.windows)
+        total = dict.fromkeys(windows, 0.0)
         for i in range(0, x.shape[0], self.cfg.batch_size):
             xb = x[i : i + self.cfg.batch_size]
-            theta_hat = enc(xb[..., : enc.config.window])
-            x_hat = self.synth(theta_hat, torch.arange(i, i + xb.shape[0])) * mask[i : i + xb.shape[0]]
-            total += float(self.loss(x_hat, xb)) * xb.shape[0]
-        return total / x.shape[0]
+            seeds = torch.arange(i, i + xb.shape[0])
+            for w in windows:
+                x_hat = self.synth(enc(xb[..., :w]), seeds) * mask[i : i + xb.shape[0]]
+                total[w] += float(self.loss(x_hat, xb)) * xb.shape[0]
+        return {str(w): v / x.shape[0] for w, v in total.items()}
 
     def _theta_is(self) -> None:
         """θ-IS warm-up (the trainer's function) on up to ``batch_size`` training samples."""
@@ -170,29 +180,41 @@ class FinetuneWorker:
     def evaluate(self) -> dict[str, Any]:
         """Held-out metric now; export when it beats the best on the same held-out set. Returns the record."""
         key = self.data.heldout_key
-        if self.best is not None and self.best["heldout_key"] != key:  # new held-out samples: re-baseline
-            self.best = dict(self.best, heldout_key=key,
-                             heldout_distance=self.heldout_distance(self.best["encoder_state"]))
-        value = self.heldout_distance()
-        rec = {"step": self.step, "heldout_distance": value, "n_train": len(self.data.train),
-               "n_heldout": len(self.data.heldout), "time": time.time(), "exported": False}
+        best = self.best
+        # new held-out samples (or a best recorded before the metric went by window): re-baseline
+        if best is not None and (best["heldout_key"] != key or "heldout_by_window" not in best):
+            by_window = self.heldout_distances(best["encoder_state"])
+            self.best = dict(best, heldout_key=key, heldout_by_window=by_window,
+                             heldout_distance=sum(by_window.values()) / len(by_window))
+        by_window = self.heldout_distances()
+        value = sum(by_window.values()) / len(by_window)
+        rec = {"step": self.step, "heldout_distance": value, "heldout_by_window": by_window,
+               "n_train": len(self.data.train), "n_heldout": len(self.data.heldout), "time": time.time(),
+               "exported": False}
         if self.best is None:  # the start model: the reference to beat; nothing to export
-            self.best = self._best_record(value, key)
-        elif math.isfinite(value) and value < self.best["heldout_distance"]:
-            self._export(value)
+            self.best = self._best_record(value, by_window, key)
+        elif self._improves(value, by_window):
+            self._export(value, by_window)
             rec["exported"] = True
-            self.best = self._best_record(value, key)
+            self.best = self._best_record(value, by_window, key)
         self.history.append(rec)
         log.info("fine-tune step %d: held-out distance %.5g%s", self.step, value,
                  " (exported)" if rec["exported"] else "")
         return rec
 
-    def _best_record(self, value: float, key: str) -> dict[str, Any]:
-        """The best record: its step, metric, held-out set and a copy of the weights (re-baselining)."""
-        weights = {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}
-        return {"step": self.step, "heldout_distance": value, "heldout_key": key, "encoder_state": weights}
+    def _improves(self, value: float, by_window: dict[str, float]) -> bool:
+        """A lower mean than the best, and no scored window worse than the best's (W₀ must not regress)."""
+        best = self.best["heldout_by_window"]
+        return (math.isfinite(value) and value < self.best["heldout_distance"]
+                and all(v <= best[w] for w, v in by_window.items()))
 
-    def _export(self, value: float) -> None:
+    def _best_record(self, value: float, by_window: dict[str, float], key: str) -> dict[str, Any]:
+        """The best record: its step, metrics, held-out set and a copy of the weights (re-baselining)."""
+        weights = {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}
+        return {"step": self.step, "heldout_distance": value, "heldout_by_window": by_window,
+                "heldout_key": key, "encoder_state": weights}
+
+    def _export(self, value: float, by_window: dict[str, float]) -> None:
         """ONNX + card to temp names in ``out_dir``, then renamed over model.json and model.onnx."""
         from scrapl_live.encoder.card import card_path
         from scrapl_live.encoder.export import export_onnx
@@ -200,11 +222,13 @@ class FinetuneWorker:
         self.encoder.eval()
         tmp = self.out / f".export-{os.getpid()}.onnx"
         keep = {k: v for k, v in self.base_card.items() if k in ("training", "training_data", "metrics")}
+        metric = (f"SCRAPL eval, {self.cfg.eval_paths} fixed JTFS paths, "
+                  f"mean over windows {', '.join(by_window)}")
         card = {**keep, "finetune": {"base_model": str(self.cfg.model), "store": str(self.cfg.store),
                                      "step": self.step, "heldout_distance": value,
-                                     "heldout_metric": f"SCRAPL eval, {self.cfg.eval_paths} fixed JTFS paths",
+                                     "heldout_by_window": by_window, "heldout_metric": metric,
                                      "n_train": len(self.data.train), "n_heldout": len(self.data.heldout)}}
-        full = export_onnx(self.encoder, tmp, card)
+        full = export_onnx(self.encoder, tmp, card)  # card windows/any_window: the encoder's
         final = self.out / "model.onnx"
         full["onnx"]["file"] = final.name
         write_json_atomic(card_path(tmp), full)

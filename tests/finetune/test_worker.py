@@ -212,3 +212,98 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     for (name, a), (_, b) in zip(full.loss.pathwise.named_buffers(), resumed.loss.pathwise.named_buffers(),
                                  strict=True):
         assert torch.equal(a, b), name
+
+
+WINDOWS = (128, 256, 512, 1024, 2048, 4096)  # the shipped tr808 encoder's
+
+
+def export_multi_window_model(path: Path) -> Path:
+    """A small freshly initialised multi-window tr808 encoder (``WINDOWS``) exported to ``path``."""
+    from dataclasses import replace
+
+    from scrapl_live.encoder.encoder import Encoder
+    from scrapl_live.encoder.export import export_onnx
+    from scrapl_live.encoder.presets import encoder_config
+
+    cfg = encoder_config("tr808", "live", windows=WINDOWS)
+    cfg = replace(cfg, cnn=replace(cfg.cnn, channels=8, latent=16, dropout=0.0))
+    torch.manual_seed(0)
+    export_onnx(Encoder(cfg), path)
+    return path
+
+
+def test_scored_windows_are_the_hit_modes_first_and_longest() -> None:
+    import inspect
+
+    from scrapl_live.finetune.holdout import FIRST_WINDOW, scored_windows
+    from scrapl_live.live.hits import HitMode
+
+    assert inspect.signature(HitMode).parameters["first_window"].default == FIRST_WINDOW
+    assert scored_windows(WINDOWS) == (256, 4096)
+    assert scored_windows((512, 1024, 8192)) == (512, 8192) and scored_windows((2048,)) == (2048,)
+
+
+def test_multi_window_steps_draw_their_input_length_and_resume_exactly(tmp_path: Path) -> None:
+    """Training steps feed the first draw_window(windows, seed, s) samples (recorded at the encoder's
+    input), evaluation scores W₀ = 256 and the longest; 2 + 2 steps with a stop equal 4 in one go."""
+    from scrapl_live.finetune.worker import FinetuneWorker
+    from scrapl_live.train.data import draw_window
+
+    model = export_multi_window_model(tmp_path / "m.onnx")
+    sounds, _ = user_sounds(4)
+    fill_store(tmp_path / "s", sounds)
+
+    def run(out: str, steps: int) -> tuple[FinetuneWorker, list[tuple[bool, int]]]:
+        cfg = small_config(tmp_path, model, tmp_path / "s", out_dir=str(tmp_path / out), max_steps=steps,
+                           batch_size=1, eval_every=100, ckpt_every=100, eval_paths=2, seed=3)
+        worker = FinetuneWorker(cfg)
+        assert worker.encoder.config.windows == WINDOWS
+        seen: list[tuple[bool, int]] = []
+        worker.encoder.register_forward_pre_hook(lambda m, args: seen.append((m.training, args[0].shape[-1])))
+        worker.run()
+        return worker, seen
+
+    full, seen = run("full", 4)
+    expected = [draw_window(WINDOWS, 3, s) for s in range(4)]
+    assert [n for training, n in seen if training] == expected
+    assert len(set(expected)) == 4 and all(128 <= n <= 4096 for n in expected)
+    assert [n for training, n in seen if not training] == [256, 4096] * len(full.data.heldout)
+    assert set(full.history[0]["heldout_by_window"]) == {"256", "4096"}
+    run("parts", 2)
+    resumed, seen = run("parts", 4)
+    assert [n for training, n in seen if training] == expected[2:]
+    assert resumed.step == 4
+    for key, w in full.encoder.state_dict().items():
+        assert torch.equal(resumed.encoder.state_dict()[key], w), key
+
+
+def test_multi_window_export_keeps_windows_and_never_regresses_the_first_window(tmp_path: Path) -> None:
+    """The gate: a lower mean with a worse W₀ is not exported; better at both windows is, and the engine's
+    loader sees the card's windows (any length) in the hot-swapped model, matching the torch encoder."""
+    from scrapl_live.encoder.card import load_card
+    from scrapl_live.finetune.worker import FinetuneWorker
+    from scrapl_live.live.model import load_model
+
+    model = export_multi_window_model(tmp_path / "m.onnx")
+    sounds, _ = user_sounds(4)
+    fill_store(tmp_path / "s", sounds)
+    worker = FinetuneWorker(small_config(tmp_path, model, tmp_path / "s", max_steps=1, batch_size=1,
+                                         eval_every=100, ckpt_every=100, eval_paths=2))
+    worker.run()  # the start model's evaluation is the best record
+    best = worker.best["heldout_by_window"]
+    out = Path(worker.cfg.out_dir) / "model.onnx"
+    worker.heldout_distances = lambda state=None: {"256": best["256"] * 1.01, "4096": best["4096"] * 0.5}
+    assert not worker.evaluate()["exported"] and not out.exists()
+    worker.heldout_distances = lambda state=None: {"256": best["256"] * 0.9, "4096": best["4096"] * 0.9}
+    assert worker.evaluate()["exported"] and out.is_file()
+    card, start = load_card(out), load_card(model)
+    assert card["windows"] == start["windows"] == list(WINDOWS) and card["any_window"] is True
+    assert card["finetune"]["heldout_by_window"] == {"256": best["256"] * 0.9, "4096": best["4096"] * 0.9}
+    loaded = load_model(out)
+    assert loaded.windows == WINDOWS
+    x = torch.from_numpy(sounds[0][:4096])
+    with torch.no_grad():
+        worker.encoder.eval()
+        for n in (128, 256, 1000, 4096):
+            np.testing.assert_allclose(loaded.infer(x[:n].numpy()), worker.encoder(x[None, :n])[0].numpy(),
+                                       atol=1e-4)
