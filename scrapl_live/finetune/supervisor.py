@@ -114,8 +114,7 @@ class Supervisor:
                 self.finished = True
                 log.info("fine-tune worker finished (step limit reached)")
                 return
-            error = self._errors.recv() if self._errors.poll() else None
-            self._errors.close()
+            error = self._read_error()
             streak = 1 if runtime >= self.stable_s else streak + 1
             delay = min(self.backoff_s * 2 ** (streak - 1), self.max_backoff_s)
             self.crashes.append(Crash(code, runtime, delay, error))
@@ -133,6 +132,16 @@ class Supervisor:
                       code, runtime, delay)
             if self._stop.wait(delay):
                 return
+
+    def _read_error(self) -> str | None:
+        """The exited worker's error line, or None: a killed worker sent none, and its pipe reads as
+        end of file (``poll()`` is true then too)."""
+        try:
+            return self._errors.recv() if self._errors.poll() else None
+        except (EOFError, OSError):
+            return None
+        finally:
+            self._errors.close()
 
     def _same_error_repeated(self) -> bool:
         """The last ``max_identical`` crashes were failures with one and the same error message."""
