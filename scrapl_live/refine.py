@@ -15,11 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-DEFAULT_STEPS = 100
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_STEPS = 30  # a 16-hit file (hits 0.5 s apart): 129 s on a shared 2-core CPU, see docs/results.md
 DEFAULT_LR = 0.05
 LOSSES = ("mss", "mss+scrapl")
 EPS = 1e-3  # θ̂ is clipped to [EPS, 1 - EPS] before the logit
@@ -36,6 +39,8 @@ class RefineResult:
 
 def default_device() -> torch.device:
     """The GPU when present, else the CPU."""
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -56,6 +61,8 @@ def hit_targets(audio: np.ndarray, onsets: Sequence[int], n_samples: int) -> tup
 
 def _per_item_mss(mss: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """MR-STFT distance of each row. (B, 1, N), (B, 1, N) -> (B,)."""
+    import torch
+
     return torch.stack([mss(y[i : i + 1], x[i : i + 1]) for i in range(y.shape[0])])
 
 
@@ -79,6 +86,7 @@ def refine(
     lengths (B,): valid samples per target (default: all). loss: one of :data:`LOSSES`.
     """
     import auraloss
+    import torch
     from tqdm import tqdm
 
     import synths
@@ -159,6 +167,8 @@ def refine_file(
     """Refine the hits ``(onset, θ̂)`` of ``audio`` (T,) and render the resynthesis (n_out,) float32: each
     hit's voice with the refined θ at its onset, its peak matched to the input hit's (as the engine's
     voices, at most ×10)."""
+    import torch
+
     import synths
 
     synth = synths.get("tr808", pre_delay=0, max_shift=0)
