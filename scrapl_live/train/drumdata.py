@@ -11,7 +11,8 @@ Sources (each a Debian package fetched with ``apt-get download`` and unpacked wi
 
 Whole kits are held out: :data:`TEST_KITS` are never trained on nor used to choose a model,
 :data:`VAL_KITS` chooses. Byte-identical files are kept once (the most held-out copy wins), so a
-sample shared by two kits cannot leak into training from a held-out kit.
+sample shared by two kits cannot leak into training from a held-out kit; files the audio loader
+refuses (truncated streams) are left out.
 
 ``DIR/manifest.json`` (format ``scrapl-live-drums/1``)::
 
@@ -198,6 +199,21 @@ def _dedupe(dest: Path, files: list[dict]) -> list[dict]:
     return [f for f in files if id(f) in kept]
 
 
+def _decodable(dest: Path, files: list[dict]) -> list[dict]:
+    """Drop (and delete) the files the audio loader refuses (e.g. a truncated OGG stream)."""
+    from scrapl_live.audio import load_audio
+
+    kept = []
+    for f in files:
+        try:
+            load_audio(dest / f["path"])
+            kept.append(f)
+        except ValueError as exc:
+            log.warning("left out %s: %s", f["path"], exc)
+            (dest / f["path"]).unlink()
+    return kept
+
+
 def build_drums(dest: str | Path, sources: tuple[str, ...] = SOURCES) -> dict:
     """Fetch, unpack/render, label, split and index ``sources`` under ``dest``. Returns the manifest.
 
@@ -228,7 +244,7 @@ def build_drums(dest: str | Path, sources: tuple[str, ...] = SOURCES) -> dict:
     shutil.rmtree(dest / "_staging", ignore_errors=True)
     for f in files:
         f["split"] = _split(f)
-    files = _dedupe(dest, files)
+    files = _decodable(dest, _dedupe(dest, files))
     splits = ("train", "val", "test")
     counts = {s: dict(Counter(f["class"] for f in files if f["split"] == s)) for s in splits}
     manifest = {"format": FORMAT, "classes": list(CLASSES), "sources": meta,

@@ -132,3 +132,12 @@ def test_folder_dataset_uses_the_manifest_kit_splits(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"files": files}))  # not a drum manifest: random cut
     plain = OneShotFolderDataset(tmp_path, 44100, 4410, "train")
     assert len(plain) == round(9 * 425 / 681)
+
+
+def test_undecodable_files_are_left_out(tmp_path: Path) -> None:
+    from scrapl_live.train.drumdata import _decodable
+
+    _tone(tmp_path / "k/good.wav", 100)
+    (tmp_path / "k/bad.wav").write_bytes((tmp_path / "k/good.wav").read_bytes()[:60])  # header, no data
+    kept = _decodable(tmp_path, [{"path": "k/good.wav"}, {"path": "k/bad.wav"}])
+    assert kept == [{"path": "k/good.wav"}] and not (tmp_path / "k/bad.wav").exists()
