@@ -6,7 +6,11 @@ band — the whole signal (high-passed at 30 Hz), its part above ``high_hz`` (wh
 ringing kick stands out) and below ``low_hz`` (a kick under a cymbal) — is squared and averaged over
 short frames (``frame_s``, one every ``hop_s``).  A frame's level (dB) is compared with a peak hold of
 the band's levels from ``lag_s`` earlier on, falling by ``release_db_per_s``: a hit's own decay stays
-under the held peak; a new hit rises above it by ``threshold_db`` within a hop or two of its attack.  A
+under the held peak; a new hit rises above it by ``threshold_db`` within a hop or two of its attack.
+Before the stream's first frames the hold has no history: it starts at ``start_floor_db``, the
+loudest noise floor a stream is taken to open on, so a file or input that opens on its noise floor
+gives no hit while a one-shot whose attack is at sample 0 (louder than ``start_floor_db +
+threshold_db``) does; within a few frames the stream's own levels take over.  A
 band counts only above ``floor_db`` and within ``band_range_db`` of the whole signal.  After a trigger
 the detector is deaf for ``min_interval_s``.
 
@@ -53,6 +57,7 @@ class OnsetDetector:
         background_s: float = 0.025,
         attack_frac: float = 0.05,
         gap_s: float = 0.002,
+        start_floor_db: float = -60.0,
     ) -> None:
         if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
@@ -68,6 +73,7 @@ class OnsetDetector:
         self.search = round(search_s * sr)
         self.background = round(background_s * sr)
         self.attack_frac, self.gap = float(attack_frac), max(1, round(gap_s * sr))
+        self.start_floor_db = float(start_floor_db)
         if high_hz >= sr / 2:
             raise ValueError(f"high_hz must be below Nyquist ({sr / 2} Hz), got {high_hz}")
         self._filters = [butter(2, 30.0, "highpass", fs=sr), butter(2, high_hz, "highpass", fs=sr),
@@ -87,7 +93,8 @@ class OnsetDetector:
         self._keep = self.search + self.background + self.hop
         self._buf = np.zeros((n_bands, self._keep))  # band signals of the last _keep samples
         self._hop_energy = np.zeros((n_bands, self.n_frame - 1))  # the last n_frame-1 hop energies
-        self._levels = np.full((n_bands, self.lag), _EPS_DB)  # the last `lag` frame levels (dB)
+        # the last `lag` frame levels (dB); the unseen past before the stream is a floor at start_floor_db
+        self._levels = np.full((n_bands, self.lag), self.start_floor_db)
         self._ref = np.full(n_bands, _EPS_DB)  # the peak hold at the last frame (dB)
         self._t = 0  # absolute index of the next incoming sample
         self._last = -(10**12)  # sample index of the last trigger

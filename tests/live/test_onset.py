@@ -8,7 +8,16 @@ import pytest
 import torch
 
 from scrapl_live.live.onset import OnsetDetector
-from tests.live.signals import HYDROGEN, audible, hit_sequence, load_shots, mix_shots, onset_f1, shot_events
+from tests.live.signals import (
+    HYDROGEN,
+    PRE_ROLL_S,
+    audible,
+    hit_sequence,
+    load_shots,
+    mix_shots,
+    onset_f1,
+    shot_events,
+)
 
 
 def _detect(x: np.ndarray, sr: int, block: int, flush: bool = True) -> np.ndarray:
@@ -101,7 +110,19 @@ def test_silence_and_steady_noise_give_no_onsets() -> None:
     rng = np.random.default_rng(0)
     assert _detect(np.zeros(44100, np.float32), 44100, 256).size == 0
     noise = (0.01 * rng.standard_normal(3 * 44100)).astype(np.float32)
-    assert _detect(noise, 44100, 256).tolist() in ([], [0])  # at most the noise's own start
+    assert _detect(noise, 44100, 256).tolist() in ([], [0])  # -40 dBFS hiss: louder than start_floor_db
+
+
+@pytest.mark.parametrize("noise_db", [-60.0, -70.0])
+def test_a_stream_opening_on_its_noise_floor_has_no_hit_at_its_start(noise_db: float) -> None:
+    """White noise from sample 0 (10 draws), one quiet hit (-40 dBFS peak) 0.3 s in: that hit only."""
+    sr = 44100
+    hit = _decaying_hit(sr, 0.5)
+    for seed in range(10):
+        x = np.random.default_rng(seed).standard_normal(sr) * 10 ** (noise_db / 20)
+        x[int(0.3 * sr) : int(0.3 * sr) + hit.size] += 0.01 * hit
+        found = _detect(x.astype(np.float32), sr, 256)
+        assert found.size == 1 and abs(int(found[0]) - int(0.3 * sr)) <= 0.002 * sr, (seed, found)
 
 
 def test_delay_bound_and_bad_arguments() -> None:
@@ -134,6 +155,15 @@ def test_real_one_shots_in_full_trigger_once_each(gm_rock: list[tuple[str, np.nd
     p, r, _ = onset_f1(found, onsets, int(0.010 * sr))
     print(f"{len(events)} one-shots: {found.size} onsets, precision {p:.3f} recall {r:.3f}")
     assert p >= 0.95 and r >= 0.95
+
+
+def test_real_one_shots_with_their_attack_at_sample_zero(gm_rock: list[tuple[str, np.ndarray]]) -> None:
+    """Each one-shot as its own file from its attack on, at its recorded level (soft layers included):
+    one onset, at the start."""
+    pre = round(PRE_ROLL_S * 44100)
+    for i, (label, shot) in enumerate(gm_rock):
+        found = _detect(np.ascontiguousarray(shot[pre:]), 44100, 256)
+        assert found.size >= 1 and found[0] <= 0.001 * 44100, (i, label, found)
 
 
 def test_hats_over_a_ringing_kick_are_found(gm_rock: list[tuple[str, np.ndarray]]) -> None:
