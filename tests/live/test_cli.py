@@ -189,9 +189,11 @@ def test_ctrl_c_stops_resynth_cleanly_and_writes_nothing(models: dict[str, Path]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["err.txt", "in.wav", "o.mid"]  # no temp left
 
 
-def test_live_first_window_out_of_range_is_one_line_before_any_device(models: dict[str, Path],
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_live_first_window_out_of_range_is_one_line_before_any_device(
+    models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     for bad in ("64", "2048"):
-        rc = main(["live", "--model", str(models["tr808"]), "--first-window", bad, "--quiet", "--duration", "0.1"])
+        argv = ["--model", str(models["tr808"]), "--first-window", bad, "--quiet", "--duration", "0.1"]
+        rc = main(["live", *argv])
         assert rc == 1
         assert "first_window must be an int in 128..1024" in _one_error_line(capsys)
