@@ -1,6 +1,6 @@
 """Constant-Q front-end as one fixed real conv1d: exportable to ONNX, no complex dtypes in the graph.
 
-Design follows nnAudio's ``CQT1992v2`` (the paper's front-end, REFERENCE §5): for bin ``k`` with centre
+Design follows nnAudio's ``CQT1992v2`` (the paper's front-end): for bin ``k`` with centre
 ``f_k = fmin · 2^(k/bpo)`` the kernel is a periodic Hann window of length ``l_k = ceil(Q·sr/f_k)``
 (``Q = 1/(2^(1/bpo) - 1)``) times ``exp(2πi f_k n/sr)``, L1-normalised; all kernels sit centred in a
 common width, the signal is padded by half that width (``center=True``) and convolved with stride
