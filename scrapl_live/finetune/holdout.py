@@ -8,8 +8,7 @@ length is kept, so that the resynthesis can be compared over the captured span o
 of a 1 s decay must not be matched against silence).
 
 The held-out metric scores the windows the live hit mode plays (:func:`scored_windows`): a multi-window
-encoder's first window W₀ and its longest, so that an export never trades the first prediction of a hit
-for the full one.
+encoder's first window W₀ and its longest (an export must also be no worse at W₀, see the worker).
 
 Held-out split: a sample is held out when the first 8 hex digits of its content hash, read as a
 fraction of 2^32, fall below ``holdout_frac``. The split depends on the audio alone — not on file

@@ -16,7 +16,7 @@ Held-out metric: the SCRAPL loss in eval mode, i.e. the mean JTFS distance over 
 set of ``eval_paths`` scattering paths (the full JTFS over all P = 483 tr808 paths costs minutes per
 sample on a loaded CPU), x̂ with seed = item position, averaged over the scored windows
 (:func:`~scrapl_live.finetune.holdout.scored_windows`: W₀ and the longest). When the mean beats the
-best so far and no scored window got worse, the encoder is exported (ONNX + card, which keeps the
+best so far and W₀ got no worse, the encoder is exported (ONNX + card, which keeps the
 ``windows``) to temp files in ``out_dir`` and renamed to ``model.onnx`` / ``model.json`` (card first,
 then the ONNX file, whose change the engine's file watch reacts to).
 
@@ -203,10 +203,11 @@ class FinetuneWorker:
         return rec
 
     def _improves(self, value: float, by_window: dict[str, float]) -> bool:
-        """A lower mean than the best, and no scored window worse than the best's (W₀ must not regress)."""
-        best = self.best["heldout_by_window"]
+        """A lower mean than the best, and W₀ (the first, shortest scored window) no worse than the best's:
+        the first prediction of a hit never regresses for the sake of the later ones."""
+        first = next(iter(by_window))
         return (math.isfinite(value) and value < self.best["heldout_distance"]
-                and all(v <= best[w] for w, v in by_window.items()))
+                and by_window[first] <= self.best["heldout_by_window"][first])
 
     def _best_record(self, value: float, by_window: dict[str, float], key: str) -> dict[str, Any]:
         """The best record: its step, metrics, held-out set and a copy of the weights (re-baselining)."""
