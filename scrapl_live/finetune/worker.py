@@ -223,6 +223,8 @@ class FinetuneWorker:
         self.encoder.eval()
         tmp = self.out / f".export-{os.getpid()}.onnx"
         keep = {k: v for k, v in self.base_card.items() if k in ("training", "training_data", "metrics")}
+        if self.base_card.get("classifier"):  # the drum-class head stays beside the start model
+            keep["classifier"] = str((Path(self.cfg.model).parent / self.base_card["classifier"]).resolve())
         metric = (f"SCRAPL eval, {self.cfg.eval_paths} fixed JTFS paths, "
                   f"mean over windows {', '.join(by_window)}")
         card = {**keep, "finetune": {"base_model": str(self.cfg.model), "store": str(self.cfg.store),

@@ -3,7 +3,9 @@ held-out JTFS distance (measured independently), the engine's hot swap of the ex
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -283,9 +285,16 @@ def test_multi_window_export_keeps_windows_and_never_regresses_the_first_window(
     the hot-swapped model, matching the torch encoder."""
     from scrapl_live.encoder.card import load_card
     from scrapl_live.finetune.worker import FinetuneWorker
+    from scrapl_live.live.classify import classifier_for
     from scrapl_live.live.model import load_model
+    from scrapl_live.resources import shipped_model
 
     model = export_multi_window_model(tmp_path / "m.onnx")
+    head = shipped_model("drumclass")
+    for src in (head, head.with_suffix(".json")):
+        shutil.copy(src, tmp_path / src.name)
+    start_card = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**start_card, "classifier": head.name}))
     sounds, _ = user_sounds(4)
     fill_store(tmp_path / "s", sounds)
     worker = FinetuneWorker(small_config(tmp_path, model, tmp_path / "s", max_steps=1, batch_size=1,
@@ -303,6 +312,8 @@ def test_multi_window_export_keeps_windows_and_never_regresses_the_first_window(
     assert card["finetune"]["heldout_by_window"] == better
     loaded = load_model(out)
     assert loaded.windows == WINDOWS
+    assert Path(card["classifier"]) == (tmp_path / head.name).resolve()  # found from the export's folder
+    assert classifier_for(loaded) is not None
     x = torch.from_numpy(sounds[0][:4096])
     with torch.no_grad():
         worker.encoder.eval()
