@@ -20,7 +20,8 @@ PYTHON = [(name, code) for name, text in TEXT.items()
           for code in re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)]
 SHELL = [(name, line) for name, text in TEXT.items()
          for block in re.findall(r"^ *```(?:bash|sh)\n(.*?)^ *```", text, re.S | re.M)
-         for line in block.replace("\\\n", " ").splitlines()
+         for full in block.replace("\\\n", " ").splitlines()
+         for line in full.split(" && ")  # each command of a chain
          if line.split()[:1] in (["scrapl-live"], ["bash"], ["python"], ["python3"])]
 LINKS = [(name, target) for name, text in TEXT.items()
          for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)]
