@@ -176,7 +176,10 @@ def test_ctrl_c_stops_resynth_cleanly_and_writes_nothing(models: dict[str, Path]
     with open(err_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "scrapl_live.cli", "resynth", str(src), "-o", str(out),
                                  "--mid", str(mid), "--model", str(models["tr808"])],
-                                stdout=subprocess.PIPE, stderr=err, text=True)
+                                stdout=subprocess.PIPE, stderr=err, text=True,
+                                # a shell's background job ignores SIGINT and its children inherit that:
+                                # give the command the default action a terminal's Ctrl-C meets
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 240
         while "resynth:" not in err_path.read_text() and time.monotonic() < deadline:  # the progress bar
             assert proc.poll() is None, err_path.read_text()
