@@ -1,6 +1,7 @@
-"""Soak benchmark: an hour of hits through the engine in file mode, resident memory sampled as it runs.
+"""Soak benchmark: an hour of hits through the engine in file mode (or live through JACK), RSS sampled.
 
     python benchmarks/bench_soak.py [--minutes 60] [--rate 8] [--model models/tr808.onnx] [--warmup 5]
+    JACK_DEFAULT_SERVER=NAME python benchmarks/bench_soak.py --live --minutes 10 --every 1 --warmup 2
 
 The input is streamed block by block (never held whole): 808 one-shots cut to ``--shot-ms`` (faded
 out, so that at 8 hits/s a hit does not ring under the next: the detector ignores onsets inside a
@@ -10,6 +11,10 @@ noise, through :class:`Engine` in file mode
 (``/proc/self/statm``) every ``--every`` minutes of audio, the growth after the ``--warmup`` minutes
 (target <= 5 MB), hits detected, the engine's bounded state (``recent_hits``) and the wall time.
 The peer is the same run's RSS right after warm-up.
+
+``--live`` plays ``--minutes`` of hits (``bench_live``'s clip, 48 kHz) through the engine on the
+running JACK server (``JACK_DEFAULT_SERVER`` picks it) with ``bench_live``'s player client, and samples
+this process's RSS every ``--every`` minutes of wall time; also printed: xruns, underruns and hits.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +85,66 @@ def blocks(minutes: float, rate: float, shot_s: float, seed: int = 0):  # noqa: 
         yield x, t0
 
 
+def _growth(samples: list[tuple[float, float]], warmup: float) -> tuple[float, float, float]:
+    """(RSS at the first sample >= ``warmup`` min, max RSS from then on, growth) in MB; nan if none."""
+    after = [mb for m, mb in samples if m >= warmup]
+    return (after[0], max(after), max(after) - after[0]) if after else (float("nan"),) * 3
+
+
+def live(args: argparse.Namespace) -> None:
+    """The soak through JACK in real time: RSS sampled by a thread while the player plays the clip."""
+    import bench_live
+
+    from scrapl_live.live.realtime import JOB_PRIORITY
+    from scrapl_live.live.stream import LiveStream
+    from tests.live.signals import hit_sequence
+
+    sr, n_hits = bench_live.SR, int(args.rate * args.minutes * 60)
+    gaps = (0.8 / args.rate, 1.2 / args.rate)
+    clip, _ = hit_sequence(n_hits, sr, seed=5, gap_s=gaps, levels_db=(-30.0, -3.0))
+    engine = Engine(args.model, sr, bench_live.BLOCK, threads=1, async_inference=True,
+                    job_priority=JOB_PRIORITY)
+    name = f"soak-eng-{os.getpid()}"
+    stream = LiveStream(engine, jack_client_name=name)
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        t0 = time.perf_counter()
+        while not done.wait(60 * args.every - (time.perf_counter() - t0) % (60 * args.every)):
+            minute, mb = (time.perf_counter() - t0) / 60, rss_mb()
+            samples.append((minute, mb))
+            print(f"  {minute:5.1f} min  RSS {mb:7.1f} MB  hits {engine.n_hits}  "
+                  f"xruns {stream.xruns - start['xruns']}  underruns {stream.underruns - start['underruns']}",
+                  flush=True)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    start: dict[str, int] = {}
+
+    def go() -> None:  # counts from the clip's first sample on, not the stream's start-up
+        start.update(xruns=stream.xruns, underruns=stream.underruns)
+        sampler.start()
+
+    print(f"soak, live through JACK: {args.minutes:g} min at {args.rate:g} hits/s ({n_hits} hits), {sr} Hz, "
+          f"{bench_live.BLOCK}-frame blocks, model {Path(args.model).name}; RSS at start {rss_mb():.1f} MB",
+          flush=True)
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            with stream:
+                _, peer_xruns = bench_live._play_through(name, clip, Path(d), go)
+                done.set()
+                sampler.join()
+                xruns, underruns = stream.xruns - start["xruns"], stream.underruns - start["underruns"]
+        finally:
+            engine.close()
+    base, top, growth = _growth(samples, args.warmup)
+    print(f"RSS after {args.warmup:g} min warm-up: {base:.1f} MB -> max {top:.1f} MB, growth {growth:.2f} MB "
+          f"(target <= 5 MB); hits {engine.n_hits}/{n_hits}; xruns engine {xruns}, "
+          f"player (peer) {peer_xruns}; "
+          f"underruns {underruns}; errors {engine.errors}; "
+          f"recent_hits {len(engine.recent_hits)}/{engine.recent_hits.maxlen}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0, help="minutes of audio fed (default: 60)")
@@ -86,8 +153,12 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=5.0, help="minutes between RSS prints (default: 5)")
     ap.add_argument("--shot-ms", type=float, default=100.0, help="one-shot length in ms (default: 100)")
     ap.add_argument("--model", default=str(ROOT / "models" / "tr808.onnx"), help="encoder (default: shipped)")
+    ap.add_argument("--live", action="store_true", help="in real time through the running JACK server")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.live:
+        live(args)
+        return
     engine = Engine(args.model, SR, BLOCK, lookahead=True)
     per_min = 60 * SR // BLOCK
     base = None
@@ -108,9 +179,8 @@ def main() -> None:
                 print(f"  {minute:5.0f} min  RSS {mb:7.1f} MB{growth}  hits {engine.n_hits}  "
                       f"wall {time.perf_counter() - start:6.0f} s", flush=True)
     engine.drain()
-    after = [mb for m, mb in samples if m >= args.warmup]
-    growth = max(after) - base if base is not None and after else float("nan")
-    print(f"RSS after warm-up: {base:.1f} MB -> max {max(after):.1f} MB, growth {growth:.2f} MB "
+    base, top, growth = _growth(samples, args.warmup)
+    print(f"RSS after warm-up: {base:.1f} MB -> max {top:.1f} MB, growth {growth:.2f} MB "
           f"(target <= 5 MB); hits {engine.n_hits} ({engine.n_hits / (args.minutes * 60):.2f}/s), "
           f"recent_hits {len(engine.recent_hits)}/{engine.recent_hits.maxlen}, errors {engine.errors}, "
           f"wall {time.perf_counter() - start:.0f} s")
