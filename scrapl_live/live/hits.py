@@ -45,8 +45,6 @@ HEAD_SAMPLES = 2048
 """Voice samples rendered in the block of each prediction (43 ms at 48 kHz); the rest is a job."""
 FIRST_WINDOWS = (128, 1024)
 """Allowed range of ``first_window`` (samples at the model's rate)."""
-DETECTION_MARGIN = 4096
-"""File mode: samples the detector may report an onset after it happened (its frames and look-ahead)."""
 REFINE_RATIO = 4
 """Each refinement's window is at least this many times the previous one (plus the longest window)."""
 SPLICE_LEAD = 512
@@ -95,7 +93,8 @@ class HitMode:
         self.mixer = OneShotMixer(engine.max_voices, self.synth.n_samples)
         self.detector = OnsetDetector(sr)
         full = engine.model_window(self.schedule(model)[-1], model)
-        self.latency = full + DETECTION_MARGIN + engine.block_size
+        # file mode: an onset is reported at most the detector's bound plus one block after it
+        self.latency = full + self.detector.max_delay_samples + engine.block_size
         self._pending: list[_Hit] = []
         self.voice.render(np.full(self.synth.n_params, 0.5, np.float32), 0)  # first render: allocations
 
