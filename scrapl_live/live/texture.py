@@ -195,15 +195,12 @@ class GranularVoice:
 
     def audible(self, density: float) -> tuple[float, float]:
         """(audible grains n of the synth's 64 at ``density``, amplitude of each of them)."""
-        amps = self.amplitudes(density).astype(np.float64)
-        s1, s2 = float(amps.sum()), float((amps**2).sum())
-        n = s1 * s1 / max(s2, 1e-12)
-        return n, float(np.sqrt(s2 / n))
+        return _audible(self.amplitudes(density).astype(np.float64))
 
-    def _spawn(self, end: int, density: float, gamma: float) -> None:
-        """Start every grain scheduled before absolute sample ``end``."""
-        n, amp = self.audible(density)
-        interval = self.sr * self.amplitudes(density).size / (self.rate * n)
+    def _spawn(self, end: int, amps: np.ndarray, gamma: float) -> None:
+        """Start every grain scheduled before absolute sample ``end``; amps: the grain amplitudes (K,)."""
+        n, amp = _audible(amps)
+        interval = self.sr * amps.size / (self.rate * n)
         while self._next < end:
             free = np.flatnonzero(self._start == _FREE)
             if self._next + self.grain_len > self._t and free.size:
@@ -215,9 +212,13 @@ class GranularVoice:
             self._next += max(1, int(round(interval * self._rng.uniform(0.75, 1.25))))
 
     def expected_rms(self, density: float) -> float:
+        """Long-run RMS of the raw grain sum at ``density``."""
+        return self._expected_rms(self.amplitudes(density).astype(np.float64))
+
+    def _expected_rms(self, amps: np.ndarray) -> float:
         """Long-run RMS of the raw grain sum: overlap × E[a²] × E[1/f0] × ½ (sine) × ⅜ (hann²)."""
         overlap = self.rate * self.grain_len / self.sr
-        power = overlap * float(np.mean(self.amplitudes(density) ** 2)) * self._inv_f0_mean * 0.5 * 0.375
+        power = overlap * float(np.mean(amps**2)) * self._inv_f0_mean * 0.5 * 0.375
         return float(np.sqrt(max(power, 1e-12)))
 
     def render_into(self, out: np.ndarray, density: float, gamma: float, level: float) -> None:
@@ -226,7 +227,8 @@ class GranularVoice:
         density ∈ [0, 1]; gamma: chirp slope in octaves/s; level: target output RMS (0 fades out).
         """
         n = out.shape[0]
-        self._spawn(self._t + n, density, gamma)
+        amps = self.amplitudes(density).astype(np.float64)  # once per block: the synth's law is a torch call
+        self._spawn(self._t + n, amps, gamma)
         acc = self._scratch[:n]
         acc.fill(0.0)
         half = self.grain_len / 2
@@ -240,7 +242,14 @@ class GranularVoice:
             acc += np.sin(phase) * env * (self._amp[g] / np.sqrt(self._f0[g]))
             if self._t + n - self._start[g] >= self.grain_len:
                 self._start[g] = _FREE
-        target = level / self.expected_rms(density)
+        target = level / self._expected_rms(amps)
         self._gain = target if self._gain == 0.0 else self._gain + 0.05 * (target - self._gain)
         out += (acc * self._gain).astype(np.float32)
         self._t += n
+
+
+def _audible(amps: np.ndarray) -> tuple[float, float]:
+    """(audible grains n = (Σa)²/Σa² of the amplitudes (K,), amplitude sqrt(Σa²/n) of each)."""
+    s1, s2 = float(amps.sum()), float((amps**2).sum())
+    n = s1 * s1 / max(s2, 1e-12)
+    return n, float(np.sqrt(s2 / n))
