@@ -71,7 +71,7 @@ class Engine:
     job_priority: SCHED_FIFO priority of the job thread (see :mod:`scrapl_live.live.realtime`);
     lookahead: file mode — delay the output by the mode's ``latency`` so every voice starts exactly at its
     hit's onset (:func:`scrapl_live.live.offline.run_signal` removes the delay again);
-    classifier: a drum classifier (``classify(window, sample_rate) -> (label, confidence)``) for hit mode;
+    classifier: a :class:`~scrapl_live.live.classify.DrumClassifier` for hit mode (default: the card's);
     history: hits kept in ``recent_hits``;
     options: the mode's own settings (hit mode: ``first_window``, ``refine``; texture mode:
     ``analysis_hop_s``, ``smoothing_s``).

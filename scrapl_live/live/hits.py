@@ -23,7 +23,6 @@ detector's reporting delay.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -180,7 +179,7 @@ class HitMode:
         """(label, confidence) of the hit's first window from the engine's classifier, if any; (None, None)
         when the window is shorter than the classifier's own (a zero-padded one would be misread)."""
         clf = self.engine.classifier
-        if clf is None or win.size < math.ceil(clf.window * self.engine.sample_rate / clf.sample_rate):
+        if clf is None or win.size < clf.window_at(self.engine.sample_rate):
             return None, None
         label, confidence = clf.classify(win, self.engine.sample_rate)
         return str(label), float(confidence)
