@@ -1,4 +1,4 @@
-"""Benchmark: does texture mode follow its input?  Ours against the previous texture path, same run.
+"""Benchmark: does texture mode follow its input?  Ours against a naive texture path, same run.
 
 Input: shipped-synth clips back to back (4 s each, 12 clips, peak 0.1, and once at 0.9), each with
 its own (density, slope); the engine (44.1 kHz, 256-sample blocks, shipped granular encoder) analyses
@@ -9,7 +9,7 @@ has filled (against the mean θ heard so far), and on a steady input (a sustaine
 the spread of θ̂, the envelope modulation of the output (std / mean of 50 ms RMS), when the output
 first reaches a third of its steady level, and the frames' velocity.
 
-Baseline (the previous path, rebuilt here): the raw window with zeros where nothing was heard yet, no
+Baseline (a naive path, built here): the raw window with zeros where nothing was heard yet, no
 level normalisation, first analysis after one hop, Poisson grain starts, voice silent until the first
 analysis, velocity 0.
 
@@ -38,10 +38,9 @@ GRAN = synths.get("granular").eval()
 
 
 class _PoissonVoice(texture.GranularVoice):
-    """The previous schedule: Poisson grain starts, each with the amplitude of a random grain index."""
+    """The naive schedule: Poisson grain starts, each with the amplitude of a random grain index."""
 
-    def _spawn(self, end: int, density: float, gamma: float) -> None:
-        amps = self.amplitudes(density)
+    def _spawn(self, end: int, amps: np.ndarray, gamma: float) -> None:
         for offset in np.flatnonzero(self._rng.random(end - self._t) < self.rate / self.sr):
             free = np.flatnonzero(self._start == texture._FREE)
             if free.size:
@@ -51,8 +50,8 @@ class _PoissonVoice(texture.GranularVoice):
                 self._gamma[g], self._amp[g] = gamma, float(amps[self._rng.integers(amps.size)])
 
 
-class _Previous(texture.TextureMode):
-    """The previous texture path (see the module docstring)."""
+class _Naive(texture.TextureMode):
+    """The naive texture path (see the module docstring)."""
 
     def __init__(self, engine: Engine, **kw) -> None:
         super().__init__(engine, **kw)
@@ -88,10 +87,10 @@ class _Previous(texture.TextureMode):
             super().render_into(out)
 
 
-def _run(x: np.ndarray, previous: bool, play: bool) -> tuple[np.ndarray, list]:
+def _run(x: np.ndarray, naive: bool, play: bool) -> tuple[np.ndarray, list]:
     eng = Engine(MODEL, SR, BLOCK, play_voices=play)
-    if previous:
-        eng.strategy = _Previous(eng)
+    if naive:
+        eng.strategy = _Naive(eng)
     frames, out = {}, []
     for i in range(0, x.size - BLOCK + 1, BLOCK):
         out.append(eng.process_block(x[i : i + BLOCK]).copy())
@@ -101,13 +100,13 @@ def _run(x: np.ndarray, previous: bool, play: bool) -> tuple[np.ndarray, list]:
     return np.concatenate(out), sorted(frames.values(), key=lambda e: e.t_samples)
 
 
-def _tracking(previous: bool, peak: float = 0.1) -> tuple[float, ...]:
+def _tracking(naive: bool, peak: float = 0.1) -> tuple[float, ...]:
     rng = np.random.default_rng(0)
     theta = rng.uniform(0.05, 0.95, (12, 2)).astype(np.float32)
     with torch.no_grad():
         clips = GRAN(torch.from_numpy(theta), torch.arange(12))[:, 0].numpy()
     x = resample(peak * clips.reshape(-1) / np.abs(clips).max(), GRAN.sample_rate, SR)
-    _, frames = _run(x, previous, play=False)
+    _, frames = _run(x, naive, play=False)
     w = GRAN.n_samples
     cum = np.concatenate([np.zeros((1, 2)), np.cumsum(np.repeat(theta, w, axis=0), axis=0)])
     # θ the window holds: the mean over its heard part (a partial window starts at sample 0)
@@ -120,10 +119,10 @@ def _tracking(previous: bool, peak: float = 0.1) -> tuple[float, ...]:
     return (*corr, float(np.abs(est - truth)[full].mean()), float(np.abs(est - truth)[~full].mean()))
 
 
-def _steady(previous: bool) -> dict[str, float]:
+def _steady(naive: bool) -> dict[str, float]:
     t = np.arange(10 * SR) / SR
     x = (0.03 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6, 440.0))).astype(np.float32)
-    out, frames = _run(x, previous, play=True)
+    out, frames = _run(x, naive, play=True)
     k = SR // 20
     env = np.sqrt(np.convolve(out.astype(np.float64) ** 2, np.ones(k) / k, "valid"))[:: SR // 100]
     steady = env[300:]
@@ -137,12 +136,12 @@ def _steady(previous: bool) -> dict[str, float]:
 def main() -> None:
     torch.set_num_threads(1)
     rows = {}
-    for name, previous in (("ours", False), ("previous path", True)):
-        rows[name] = (_tracking(previous), _steady(previous), _tracking(previous, peak=0.9)[2])
-    print("| measurement | ours | previous path |")
+    for name, naive in (("ours", False), ("naive path", True)):
+        rows[name] = (_tracking(naive), _steady(naive), _tracking(naive, peak=0.9)[2])
+    print("| measurement | ours | naive path |")
     print("|---|---|---|")
     (od, os_, ol, op), o, oloud = rows["ours"]
-    (bd, bs, bl, bp), b, bloud = rows["previous path"]
+    (bd, bs, bl, bp), b, bloud = rows["naive path"]
     print(f"| θ̂ vs window's θ, correlation: density / slope | {od:.3f} / {os_:.3f} | {bd:.3f} / {bs:.3f} |")
     print(f"| θ̂ vs window's θ, mean abs error: full windows | {ol:.3f} | {bl:.3f} |")
     print(f"| the same at peak 0.9 instead of 0.1 | {oloud:.3f} | {bloud:.3f} |")
