@@ -13,7 +13,7 @@ A model is measured at the windows it takes (its card's ``windows``, any length 
 it predicts once it has seen everything it can use).  The constant θ̂ = 0.5 row is the floor every
 model must beat.  Prints a markdown table and writes a figure.
 
-    python benchmarks/bench_windows.py runs/tr808-previous/tr808.onnx models/tr808.onnx \
+    python benchmarks/bench_windows.py runs/tr808-w2048/tr808.onnx models/tr808.onnx \
         runs/tr808-windows/best.pt [--items 512] [--figure docs/figures/tr808_windows.png]
 """
 

@@ -71,7 +71,7 @@ def test_sf2_preset_headers(tmp_path: Path) -> None:
 def test_render_kit_cuts_one_clip_per_defined_note() -> None:
     sf2 = Path("/usr/share/sounds/sf2/default-GM.sf2")  # installed with fluidsynth (its recommended GM font)
     if shutil.which("fluidsynth") is None or not sf2.is_file():
-        pytest.skip("needs fluidsynth and a GM soundfont (apt-get install fluidsynth)")
+        pytest.skip("needs fluidsynth and a GM soundfont (apt-get install fluidsynth timgm6mb-soundfont)")
     bank, program, _ = drum_kits(sf2)[0]
     strikes = render_kit(sf2, bank, program, [20, 36, 38], [127], spacing=1.0)
     assert [s.note for s in strikes] == [36, 38]  # note 20 is not in the kit: silent, left out
