@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 
@@ -146,19 +147,24 @@ def check_start_model(model: Path) -> str:
     return str(encoder.config.synth)
 
 
-def check_store(store_dir: Path, synth: str, min_samples: int, model: Path) -> int:
-    """The store must hold ``min_samples`` samples, none captured with another synth's model; returns
-    the sample count."""
-    from collections import Counter
-
+def store_synths(store_dir: Path) -> Counter:
+    """How many of the store's samples were captured for each synth (None: not recorded); empty when
+    ``store_dir`` is not a folder."""
     from scrapl_live.finetune.store import CaptureStore
 
+    if not store_dir.is_dir():
+        return Counter()
+    return Counter(s.meta.get("synth") for s in CaptureStore(store_dir, max_bytes=None).samples())
+
+
+def check_store(store_dir: Path, synth: str, min_samples: int, model: Path, synths: Counter) -> int:
+    """The store (its per-synth counts ``synths``, from :func:`store_synths`) must hold ``min_samples``
+    samples, none captured with another synth's model; returns the sample count."""
     if store_dir.exists() and not store_dir.is_dir():
         raise ValueError(f"--store {store_dir} is a file, not a capture store folder")
     if not store_dir.is_dir():
         raise FileNotFoundError(f"--store {store_dir}: capture store folder not found "
                                 f"(fill one with `scrapl-live finetune add FILES --store {store_dir}`)")
-    synths = Counter(s.meta.get("synth") for s in CaptureStore(store_dir, max_bytes=None).samples())
     n = sum(synths.values())
     if n < min_samples:
         raise ValueError(f"--store {store_dir} holds {n} sample(s); fine-tuning needs at least "
@@ -172,30 +178,25 @@ def check_store(store_dir: Path, synth: str, min_samples: int, model: Path) -> i
     return n
 
 
-def shipped_start_model(store_dir: Path) -> Path:
-    """The shipped model of the synth most of the store's samples were captured for (tr808 when the
-    store is missing or does not say; :func:`check_store` then reports what is wrong)."""
-    from collections import Counter
-
-    from scrapl_live.finetune.store import CaptureStore
+def shipped_start_model(synths: Counter) -> Path:
+    """The shipped model of the synth most of a store's samples (per-synth counts ``synths``) were captured
+    for (tr808 when none says; :func:`check_store` then reports what is wrong)."""
     from scrapl_live.resources import shipped_model
 
-    synths = Counter()
-    if store_dir.is_dir():
-        synths.update(s.meta.get("synth") for s in CaptureStore(store_dir, max_bytes=None).samples())
-    synths.pop(None, None)
-    return shipped_model(synths.most_common(1)[0][0] if synths else "tr808")
+    named = Counter({k: v for k, v in synths.items() if k is not None})
+    return shipped_model(named.most_common(1)[0][0] if named else "tr808")
 
 
 def _run(args: argparse.Namespace) -> int:
     from scrapl_live.finetune.supervisor import Supervisor
     from scrapl_live.finetune.worker import FinetuneWorker
 
+    synths = store_synths(args.store)
     if args.model is None:
-        args.model = shipped_start_model(args.store)
+        args.model = shipped_start_model(synths)
     cfg = finetune_config(args)
     synth = check_start_model(args.model)
-    n = check_store(args.store, synth, cfg.min_samples, args.model)
+    n = check_store(args.store, synth, cfg.min_samples, args.model, synths)
     print(f"{args.model}: {synth} encoder; store {args.store}: {n} samples")
     if args.foreground:
         step = FinetuneWorker(cfg).run()

@@ -299,10 +299,10 @@ def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa
     if args.capture is None:
         return None, None
     from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
-    from scrapl_live.finetune.cli import check_store
+    from scrapl_live.finetune.cli import check_store, store_synths
 
     if args.capture.exists():  # a store of another synth's captures would be learnt from silently
-        check_store(args.capture, engine.slot.current.synth, 0, model_path)
+        check_store(args.capture, engine.slot.current.synth, 0, model_path, store_synths(args.capture))
     from scrapl_live.finetune.store import CaptureStore
 
     capture = LiveCapture.for_engine(engine, BackgroundCapture(CaptureStore(args.capture)))

@@ -86,12 +86,13 @@ def test_supervisor_gives_up_after_identical_failures(model: Path, tmp_path: Pat
 
 def test_without_model_the_store_s_synth_picks_the_shipped_model(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from scrapl_live.finetune.cli import shipped_start_model
+    from scrapl_live.finetune.cli import shipped_start_model, store_synths
     from scrapl_live.resources import shipped_model
 
-    assert shipped_start_model(_store(tmp_path / "g", 3, "granular")) == shipped_model("granular")
-    assert shipped_start_model(_store(tmp_path / "u", 1, None)) == shipped_model("tr808")
-    assert shipped_start_model(tmp_path / "missing") == shipped_model("tr808")
+    pick = lambda store: shipped_start_model(store_synths(store))  # noqa: E731
+    assert pick(_store(tmp_path / "g", 3, "granular")) == shipped_model("granular")
+    assert pick(_store(tmp_path / "u", 1, None)) == shipped_model("tr808")
+    assert pick(tmp_path / "missing") == shipped_model("tr808")
     out = tmp_path / "out"
     rc, err = _run(["--store", str(tmp_path / "g"), "--out-dir", str(out)], capsys)
     assert rc == 1 and "holds 3 sample(s)" in err and f"--model {shipped_model('granular')}" in err
