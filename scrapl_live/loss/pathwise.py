@@ -44,7 +44,6 @@ bf16 median 4.5e-3 / max 1.6e-2, fp16 5.7e-4 / 2.0e-3.  float16 overflows once |
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -53,42 +52,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from scrapl_live.loss import state
-from scrapl_live.loss.validation import check_path_indices
-
-_TABLE_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
-
-
-def adam_grad_norm_cont(
-    grad: torch.Tensor,
-    prev_m: torch.Tensor,
-    prev_v: torch.Tensor,
-    t: float,
-    prev_t: float,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Adam step with a continuous clock (scrapl-loss ``adam_grad_norm_cont``): returns (ĝ, m, v).
-
-    grad, prev_m, prev_v: same shape.  t, prev_t: current and previous (normalised) times; the moments
-    decay by β^(t - prev_t) and the bias corrections use β^t.  Nothing is modified in place.
-    """
-    m, v = prev_m.clone(), prev_v.clone()
-    return _adam_(grad, m, v, t, prev_t, b1, b2, eps), m, v
-
-
-def _adam_(
-    grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: float, prev_t: float, b1: float, b2: float,
-    eps: float,
-) -> torch.Tensor:
-    """:func:`adam_grad_norm_cont` updating m and v in place (no copies of the P-row tables); returns ĝ."""
-    eff_b1, eff_b2 = b1 ** (t - prev_t), b2 ** (t - prev_t)
-    m.lerp_(grad, 1 - eff_b1)
-    v.mul_(eff_b2).addcmul_(grad, grad, value=1 - eff_b2)
-    # (m / bc1) / (sqrt(v / bc2) + eps) with the bias corrections folded into the denominator's passes
-    bc1, bc2 = 1 - b1**t, 1 - b2**t
-    denom = v.sqrt().mul_(bc1 / math.sqrt(bc2)).add_(bc1 * eps)
-    return torch.div(m, denom, out=denom)
+from scrapl_live.loss.adam import adam_inplace
+from scrapl_live.loss.validation import check_path_indices, check_pathwise_args
 
 
 class PathwiseGradTransform(nn.Module):
@@ -124,21 +89,7 @@ class PathwiseGradTransform(nn.Module):
     ) -> None:
         super().__init__()
         params = list(params)
-        if not params or not all(isinstance(p, torch.Tensor) for p in params):
-            raise ValueError("params must be a non-empty sequence of tensors")
-        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
-            raise ValueError(f"n_paths must be an integer >= 1, got {n_paths!r}")
-        for name, val in (("b1", b1), ("b2", b2)):
-            if not 0.0 <= val < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {val}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
-        if not (math.isfinite(grad_mult) and grad_mult > 0):
-            raise ValueError(f"grad_mult must be finite and > 0, got {grad_mult}")
-        if saga_denominator not in ("paper", "reference"):
-            raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
-        if table_dtype not in _TABLE_DTYPES:
-            raise ValueError(f"table_dtype must be one of {_TABLE_DTYPES}, got {table_dtype}")
+        check_pathwise_args(params, n_paths, b1, b2, eps, grad_mult, saga_denominator, table_dtype)
         self.params = params
         self.n_paths = n_paths
         self.use_p_adam = use_p_adam
@@ -256,7 +207,7 @@ class PathwiseGradTransform(nn.Module):
         g_hats = []
         for p in paths:
             m, v = (m_tab[p], v_tab[p]) if exact else (m_tab[p].float(), v_tab[p].float())
-            g_hats.append(_adam_(g, m, v, t / n, tau[p] / n, self.b1, self.b2, self.eps))
+            g_hats.append(adam_inplace(g, m, v, t / n, tau[p] / n, self.b1, self.b2, self.eps))
             if not exact:
                 m_tab[p].copy_(m)
                 v_tab[p].copy_(v)

@@ -2,8 +2,9 @@
 
 Composition: a :class:`~scrapl_live.loss.distance.JTFSDistance` (JTFS coefficients and ρ), a
 :class:`~scrapl_live.loss.sampler.PathSampler` (which paths, their probabilities, counters and RNG), a
-:class:`~scrapl_live.loss.pathwise.PathwiseGradTransform` once params are attached (P-Adam/P-SAGA),
-and the θ-IS functions of :mod:`scrapl_live.loss.theta_is`.  Per call, one first-order scalogram is
+:class:`~scrapl_live.loss.pathwise.PathwiseGradTransform` once params are attached (P-Adam/P-SAGA,
+driven by the functions of :mod:`scrapl_live.loss.attach`), and the θ-IS functions of
+:mod:`scrapl_live.loss.theta_is`.  Per call, one first-order scalogram is
 computed for ``x`` and one for ``x_target`` (the target without autograd unless it requires grad),
 restricted to the bands the sampled paths need, and shared by the ``paths_per_step`` paths.  Value:
 ``mean_b || ρ(S_p x_target) - ρ(S_p x) ||_p``, averaged over the sampled paths (docs/method.md).
@@ -11,21 +12,21 @@ restricted to the bands the sampled paths need, and shared by the ``paths_per_st
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from scrapl_live.loss import sampling, state, theta_is
+from scrapl_live.loss import attach, sampling, state, theta_is
+from scrapl_live.loss.adam import adam_grad_norm_cont
 from scrapl_live.loss.distance import JTFSDistance
-from scrapl_live.loss.pathwise import PathwiseGradTransform, adam_grad_norm_cont
+from scrapl_live.loss.pathwise import PathwiseGradTransform
 from scrapl_live.loss.probs import calc_log_probs, check_probs
 from scrapl_live.loss.sampler import PathSampler
-from scrapl_live.loss.validation import check_path_indices, check_signal_pair
+from scrapl_live.loss.validation import check_path_indices, check_saga_denominator, check_signal_pair
 from scrapl_live.scattering.config import JTFSSettings
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,7 @@ class SCRAPLLoss(nn.Module):
                              "to avoid float precision errors")
         if isinstance(paths_per_step, bool) or not isinstance(paths_per_step, int) or paths_per_step < 1:
             raise ValueError(f"paths_per_step must be an integer >= 1, got {paths_per_step!r}")
-        if saga_denominator not in ("paper", "reference"):
-            raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
+        check_saga_denominator(saga_denominator)
         self.settings = JTFSSettings(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
         self.distance = JTFSDistance(self.settings, p, use_rho_log1p, log1p_eps)
         self.grad_mult, self.use_p_adam, self.use_p_saga = grad_mult, use_p_adam, use_p_saga
@@ -242,75 +242,12 @@ class SCRAPLLoss(nn.Module):
         return dist
 
     # Gradients (P-Adam / P-SAGA) ------------------------------------------------------------------
-    def attach_params(self, params: Iterable[torch.Tensor], hooks: bool = True) -> None:
-        """Attach the parameters whose gradients P-Adam/P-SAGA (and ``grad_mult``) rewrite; ``[]`` detaches.
-
-        hooks=True: tensor hooks rewrite each gradient during backward in training mode (scrapl-loss
-        behaviour; plain SGD then applies it).  hooks=False: call :meth:`transform_grads` after backward
-        (and after a DDP all-reduce / gradient accumulation / AMP unscale) instead.
-        """
-        self._detach_params()
-        params = list(params)
-        if not params:
-            log.info("Detached all parameters")
-            return
-        self.pathwise = PathwiseGradTransform(
-            params, self.n_paths, use_p_adam=self.use_p_adam, use_p_saga=self.use_p_saga, b1=self.p_adam_b1,
-            b2=self.p_adam_b2, eps=self.p_adam_eps, grad_mult=self.grad_mult,
-            saga_denominator=self.saga_denominator, table_dtype=self.table_dtype,
-        )
-        self.attached_params = params
-        if hooks:
-            self.hook_handles = [p.register_hook(functools.partial(self.grad_hook, param_idx=i))
-                                 for i, p in enumerate(params)]
-        log.info("Attached %d parameter tensors (%d weights), path tables %.1f MB", len(params),
-                 sum(p.numel() for p in params), self.pathwise.table_bytes() / 2**20)
-
-    def _detach_params(self) -> None:
-        for handle in self.hook_handles:
-            handle.remove()
-        self.hook_handles, self.attached_params = [], []
-        self.pathwise, self._pathwise_step = None, None
-
-    def _set_pathwise_paths(self, paths: list[int]) -> None:
-        """After a training forward: the P-Adam clock is the number of path visits so far plus one (for one
-        path per step scrapl-loss's ``scrapl_t + 1``)."""
-        self._pathwise_step = self.sampler.visits + 1
-        if self.pathwise is not None and self.hook_handles:
-            self.pathwise.set_paths(paths, self._pathwise_step)
-
-    def grad_hook(self, grad: torch.Tensor, param_idx: int) -> torch.Tensor:
-        """Rewritten gradient of attached parameter ``param_idx`` (identity outside training mode)."""
-        if not self.training or self.pathwise is None:
-            return grad
-        if self._pathwise_step is None:
-            raise ValueError("grad_hook: no training forward has set the current path yet")
-        return self.pathwise.hook(param_idx)(grad)
-
-    def transform_grads(self) -> None:
-        """Optimizer-side P-Adam/P-SAGA: rewrite attached params' ``.grad`` for the last forward's paths."""
-        if self.pathwise is None:
-            raise ValueError("transform_grads: no params attached (call attach_params(params, hooks=False))")
-        if self.hook_handles:
-            raise ValueError("transform_grads: params attached with hooks=True, gradients already rewritten")
-        if self._pathwise_step is None:
-            raise ValueError("transform_grads: call the loss in training mode before transforming gradients")
-        self.pathwise.transform(self.curr_path_indices, self._pathwise_step)
-
-    def _tables(self, prefix: str) -> dict[int, torch.Tensor]:
-        if self.pathwise is None:
-            return {}
-        names = ((i, f"{prefix}_{i}") for i in range(len(self.attached_params)))
-        return {i: getattr(self.pathwise, name) for i, name in names if hasattr(self.pathwise, name)}
-
-    p_adam_m = property(lambda self: self._tables("adam_m"), doc="P-Adam 1st moments {param: (P, *shape)}")
-    p_adam_v = property(lambda self: self._tables("adam_v"), doc="P-Adam 2nd moments {param: (P, *shape)}")
-    prev_path_grads = property(lambda self: self._tables("saga_mem"), doc="P-SAGA rows {param: (P, *shape)}")
-
-    @property
-    def p_adam_t(self) -> torch.Tensor | None:
-        """Last-visit clock (n_params, P) int64: ``p_adam_t[param_idx][path_idx]`` as in scrapl-loss."""
-        return None if self.pathwise is None or not self.use_p_adam else self.pathwise.adam_tau
+    attach_params = attach.attach_params
+    grad_hook = attach.grad_hook
+    transform_grads = attach.transform_grads
+    _set_pathwise_paths = attach.set_pathwise_paths
+    p_adam_m, p_adam_v, p_adam_t = attach.p_adam_m, attach.p_adam_v, attach.p_adam_t
+    prev_path_grads = attach.prev_path_grads
 
     # State ----------------------------------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
@@ -338,5 +275,5 @@ class SCRAPLLoss(nn.Module):
     def clear(self) -> None:
         """Reset counters, sampler, attached params (hooks and path tables) and probabilities to uniform."""
         self.sampler.reset()
-        self._detach_params()
+        attach.detach_params(self)
         log.info("Cleared SCRAPLLoss state")

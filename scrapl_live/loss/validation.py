@@ -1,4 +1,4 @@
-"""Argument checks for :class:`scrapl_live.loss.SCRAPLLoss`.
+"""Argument checks for :class:`scrapl_live.loss.SCRAPLLoss` and its path-wise gradient transform.
 
 Every check raises ``ValueError`` whose message names the offending argument, so a bad batch
 fails loudly at the loss instead of deep inside the scattering transform.
@@ -6,10 +6,14 @@ fails loudly at the loss instead of deep inside the scattering transform.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 
 import torch
+
+TABLE_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+"""Storage dtypes of the P-Adam/P-SAGA path tables."""
 
 
 def check_signal_pair(
@@ -82,3 +86,30 @@ def check_probs_vector(probs: torch.Tensor, n_paths: int, eps: float, min_prob: 
     low = float(probs.min())
     if low < min_prob - eps:
         raise ValueError(f"probs must be >= min_prob={min_prob:.6g}, got min={low:.6g}")
+
+
+def check_saga_denominator(saga_denominator: str) -> None:
+    """P-SAGA's denominator rule: "paper" or "reference"."""
+    if saga_denominator not in ("paper", "reference"):
+        raise ValueError(f"saga_denominator must be 'paper' or 'reference', got {saga_denominator!r}")
+
+
+def check_pathwise_args(
+    params: Sequence[torch.Tensor], n_paths: int, b1: float, b2: float, eps: float, grad_mult: float,
+    saga_denominator: str, table_dtype: torch.dtype,
+) -> None:
+    """Validate :class:`~scrapl_live.loss.pathwise.PathwiseGradTransform`'s arguments (its docstring)."""
+    if not params or not all(isinstance(p, torch.Tensor) for p in params):
+        raise ValueError("params must be a non-empty sequence of tensors")
+    if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
+        raise ValueError(f"n_paths must be an integer >= 1, got {n_paths!r}")
+    for name, val in (("b1", b1), ("b2", b2)):
+        if not 0.0 <= val < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {val}")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    if not (math.isfinite(grad_mult) and grad_mult > 0):
+        raise ValueError(f"grad_mult must be finite and > 0, got {grad_mult}")
+    check_saga_denominator(saga_denominator)
+    if table_dtype not in TABLE_DTYPES:
+        raise ValueError(f"table_dtype must be one of {TABLE_DTYPES}, got {table_dtype}")

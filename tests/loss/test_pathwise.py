@@ -7,7 +7,8 @@ import io
 import pytest
 import torch
 
-from scrapl_live.loss.pathwise import PathwiseGradTransform, adam_grad_norm_cont
+from scrapl_live.loss.adam import adam_grad_norm_cont
+from scrapl_live.loss.pathwise import PathwiseGradTransform
 from tests.reference import reference_root, run_reference
 
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
