@@ -139,7 +139,7 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_background_capture_counts_and_stores(tmp_path: Path) -> None:
-    from scrapl_live.finetune.capture import BackgroundCapture
+    from scrapl_live.finetune.live_capture import BackgroundCapture
 
     rng = np.random.default_rng(0)
     hits = [(0.1 * rng.standard_normal(2048)).astype(np.float32) for _ in range(10)]
@@ -159,7 +159,7 @@ def test_background_capture_counts_and_stores(tmp_path: Path) -> None:
 def test_background_capture_drops_when_full(tmp_path: Path) -> None:
     import threading
 
-    from scrapl_live.finetune.capture import BackgroundCapture
+    from scrapl_live.finetune.live_capture import BackgroundCapture
 
     release = threading.Event()
 
@@ -182,7 +182,7 @@ def test_live_capture_cuts_at_a_late_reported_onset_and_flushes_on_close(tmp_pat
     """LiveCapture alone, fed block by block: hit 2 starts 100 samples before hit 1's span ends and is
     reported W + 50 samples after its onset (as the engine does) — hit 1 is still cut at it; hit 3, still
     being heard at close(), is stored up to the last fed sample."""
-    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
+    from scrapl_live.finetune.live_capture import BackgroundCapture, LiveCapture
 
     sr, block, window, length = 8000, 64, 256, 4000
     rng = np.random.default_rng(2)

@@ -128,7 +128,7 @@ def test_status_command_and_png(short_run: dict, capsys: pytest.CaptureFixture[s
 def test_engine_capture_stores_each_hit_from_its_onset(tmp_path: Path) -> None:
     """``engine.capture = LiveCapture``: every analysed hit lands in the store from its onset for the synth's
     length (1 s), cut at the next onset, with the θ̂ the engine played; an old W-sample store still reads."""
-    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
+    from scrapl_live.finetune.live_capture import BackgroundCapture, LiveCapture
     from scrapl_live.finetune.store import CaptureStore
     from scrapl_live.live.engine import Engine
     from scrapl_live.live.offline import run_signal
