@@ -298,8 +298,8 @@ def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa
         raise ValueError("--finetune needs --capture DIR (the store it learns from)")
     if args.capture is None:
         return None, None
-    from scrapl_live.finetune.capture import BackgroundCapture, LiveCapture
     from scrapl_live.finetune.cli import check_store, store_synths
+    from scrapl_live.finetune.live_capture import BackgroundCapture, LiveCapture
 
     if args.capture.exists():  # a store of another synth's captures would be learnt from silently
         check_store(args.capture, engine.slot.current.synth, 0, model_path, store_synths(args.capture))
