@@ -9,6 +9,9 @@ rank draws the same path. Validation is deterministic (θ L1 on the val split, o
 mode on real one-shots) and picks ``best.pt``; ``last.pt`` is written after every epoch. With
 ``ema_decay`` the validated and ``best.pt`` weights are the moving average (train/ema.py); the raw
 weights' validation is logged beside it as ``val_raw_*``.
+
+The parts live beside it: the datasets and each step's batch in train/batches.py, validation in
+train/validation.py, the checkpoint dict and its restore in train/run_state.py.
 """
 
 from __future__ import annotations
@@ -24,19 +27,14 @@ import torch
 from torch import nn
 
 from scrapl_live.train import checkpoint as ckpt_io
-from scrapl_live.train.config import TrainConfig, removed_features
+from scrapl_live.train.batches import RunData
+from scrapl_live.train.config import TrainConfig
 from scrapl_live.train.curves import RunLogs, plot_curves
-from scrapl_live.train.data import (
-    BatchStream,
-    draw_window,
-    mix_seed,
-    parse_windows,
-    rank_slice,
-    real_dataset,
-    synthetic_dataset,
-)
+from scrapl_live.train.data import draw_window, mix_seed, parse_windows, rank_slice
 from scrapl_live.train.ema import WeightEMA
 from scrapl_live.train.losses import make_objective
+from scrapl_live.train.run_state import init_weights, restore, run_state
+from scrapl_live.train.validation import Validator
 from scrapl_live.train.warmups import theta_is_warmup
 
 log = logging.getLogger(__name__)
@@ -69,7 +67,7 @@ class Trainer:
         self.encoder = Encoder(enc_cfg).to(self.device)
         self.init_training: dict[str, Any] | None = None  # card["training"] of the --init checkpoint
         if cfg.init is not None:
-            self._init_encoder(cfg.init)
+            self.init_training = init_weights(self.encoder, cfg.init)
         self.ema = WeightEMA(self.encoder, cfg.ema_decay) if cfg.ema_decay is not None else None
         self.model: nn.Module = self.encoder
         if self.world > 1:
@@ -79,60 +77,12 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LinearLR(
             self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
         )
-        self._git_commit = ckpt_io.git_commit()  # recorded in every checkpoint's card
-        self._build_data()
+        self.git_commit = ckpt_io.git_commit()  # recorded in every checkpoint's card
+        self.data = RunData(cfg, self.synth, self.device, self.rank, self.world)
+        self.validator = Validator(cfg, self.synth, self.loss, self.data, self.device)
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
-
-    def _init_encoder(self, path: str) -> None:
-        """Copy the encoder weights of checkpoint ``path`` (e.g. a P-loss warm start) into this run's
-        encoder; optimiser, scheduler and loss state start fresh. ValueError when the encoders differ."""
-        from scrapl_live.encoder.presets import EncoderConfig
-
-        ckpt = ckpt_io.load_checkpoint(path)
-        if EncoderConfig.from_dict(ckpt["encoder_config"]) != self.encoder.config:
-            raise ValueError(
-                f"init checkpoint {path} holds a different encoder ({ckpt['encoder_config']}) "
-                f"than this run ({self.encoder.config.to_dict()})"
-            )
-        self.encoder.load_state_dict(ckpt["encoder_state"])
-        self.init_training = dict(ckpt["card"].get("training") or {})
-        log.info("initialised the encoder from %s (step %s)", path, ckpt["step"])
-
-    # Data ------------------------------------------------------------------------------------------
-    def _build_data(self) -> None:
-        cfg, sr, n = self.cfg, self.synth.sample_rate, self.synth.n_samples
-        self.n_real = cfg.real_per_batch
-        self.n_syn = cfg.batch - self.n_real
-        self.syn_train = synthetic_dataset(cfg, "train", self.synth.params) if self.n_syn else None
-        self.syn_val = synthetic_dataset(cfg, "val", self.synth.params) if self.n_syn else None
-        self.real_train = real_dataset(cfg, "train", sr, n) if self.n_real else None
-        self.real_val = real_dataset(cfg, "val", sr, n) if self.n_real else None
-        self.syn_stream = (
-            BatchStream(len(self.syn_train), self.n_syn, cfg.seed, 0) if self.syn_train else None
-        )
-        self.real_stream = (
-            BatchStream(len(self.real_train), self.n_real, cfg.seed, 1) if self.real_train else None
-        )
-        primary = self.syn_stream or self.real_stream
-        self.epoch_steps = cfg.epoch_steps or primary.batches_per_cycle
-        rank_slice(cfg.batch, self.rank, self.world)  # validates divisibility early
-
-    def _targets(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Global batch of step: target audio (B, 1, N) and true θ of its synthetic rows (n_syn, U)."""
-        parts, theta = [], None
-        if self.syn_stream is not None:
-            idx = self.syn_stream.indices(step)
-            theta, seed = self.syn_train.theta[idx], self.syn_train.seed[idx]
-            with torch.no_grad():
-                parts.append(self.synth(theta.to(self.device), seed))
-            theta = theta.to(self.device)
-        if self.real_stream is not None:
-            self.real_train.set_epoch(self.real_stream.cycle(step))
-            idx = self.real_stream.indices(step)
-            parts.append(torch.stack([self.real_train[int(i)]["audio"] for i in idx]).to(self.device))
-        return torch.cat(parts), theta
 
     # Steps -----------------------------------------------------------------------------------------
     def train_step(self, step: int) -> dict[str, float]:
@@ -140,7 +90,7 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         self.loss.train()
-        x, theta = self._targets(step)
+        x, theta = self.data.targets(step)
         gen = torch.Generator().manual_seed(mix_seed(cfg.seed, step, 1))
         seed_hat = torch.randint(0, 2**31 - 1, (cfg.batch,), generator=gen)
         torch.manual_seed(mix_seed(cfg.seed, step, 2, self.rank))  # dropout masks
@@ -149,7 +99,7 @@ class Trainer:
         theta_hat = self.model(x[..., : draw_window(self.encoder.config.windows, cfg.seed, step)])
         self.opt.zero_grad(set_to_none=True)
         if cfg.loss == "ploss":
-            n = max(0, min(self.n_syn - sl.start, sl.stop - sl.start))
+            n = max(0, min(self.data.n_syn - sl.start, sl.stop - sl.start))
             if theta is None or n == 0:
                 raise ValueError("loss='ploss' needs synthetic rows on every rank (real_per_batch < batch)")
             value = self.loss(theta_hat[:n], theta[sl][:n])
@@ -165,7 +115,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.encoder)
         # global-batch means for the log: [loss·rows, rows, Σ|θ̂-θ| of synthetic rows, their element count]
-        n_rows = max(0, min(self.n_syn, sl.stop) - sl.start) if theta is not None else 0
+        n_rows = max(0, min(self.data.n_syn, sl.stop) - sl.start) if theta is not None else 0
         l1 = (
             (theta_hat[:n_rows].detach() - theta[sl][:n_rows]).abs().sum()
             if n_rows
@@ -199,135 +149,21 @@ class Trainer:
             raise RuntimeError(f"SCRAPL paths differ across ranks: {[e.tolist() for e in every]}")
 
     def validate(self) -> dict[str, float]:
-        """:meth:`measure` of the weights ``best.pt`` would hold: the moving average with ``ema_decay``,
-        whose raw counterparts are added as ``val_raw_theta_l1`` / ``val_raw_loss``; else the raw weights."""
-        if self.ema is None:
-            return self.measure()
-        raw = self.measure()
-        with self.ema.applied(self.encoder):
-            out = self.measure()
-        out.update({f"val_raw_{k[4:]}": v for k, v in raw.items() if k in ("val_theta_l1", "val_loss")})
-        return out
+        """Validation of the weights ``best.pt`` would hold (:meth:`Validator.validate`)."""
+        return self.validator.validate(self.encoder, self.ema)
 
-    @torch.no_grad()
     def measure(self) -> dict[str, float]:
-        """Deterministic validation of the encoder's current weights: ``val_theta_l1`` (‰, synthetic val
-        items, with one ``val_theta_l1_<param>`` per synth parameter) and/or ``val_loss`` (real items).
-
-        The ``val_items`` items are spread evenly over the split (``spread_indices``): the granular split is
-        pair-major, so its first items would cover only the lowest densities.
-        """
-        from scrapl_live.train.evaluate import spread_indices
-        from scrapl_live.train.metrics import theta_l1_permille
-
-        self.encoder.eval()
-        self.loss.eval()
-        out: dict[str, float] = {}
-        bs = self.cfg.batch
-        if self.syn_val is not None:
-            idx = spread_indices(len(self.syn_val), self.cfg.val_items)
-            n = len(idx)
-            errs, windows = [], self.encoder.config.windows  # a multi-window encoder: each window, mean
-            for i in range(0, n, bs):
-                rows = idx[i : i + bs]
-                theta, seed = self.syn_val.theta[rows].to(self.device), self.syn_val.seed[rows]
-                x = self.synth(theta, seed)
-                errs.append(torch.stack([theta_l1_permille(self.encoder(x[..., :w]), theta) for w in windows])
-                            * theta.shape[0])
-            per_window = torch.stack(errs).sum(0) / n  # (n_windows, U)
-            per = per_window.mean(0)
-            out["val_theta_l1"] = float(per.mean())
-            if len(windows) > 1:
-                out.update({f"val_theta_l1_w{w}": float(v.mean()) for w, v in zip(windows, per_window,
-                                                                                     strict=True)})
-            out.update(
-                {
-                    f"val_theta_l1_{name}": float(v)
-                    for name, v in zip(self.synth.param_names, per, strict=True)
-                }
-            )
-        if self.real_val is not None and self.cfg.loss != "ploss":
-            idx = spread_indices(len(self.real_val), self.cfg.val_items)
-            n = len(idx)
-            total = 0.0
-            for i in range(0, n, bs):
-                x = self.real_val.audio[idx[i : i + bs], None].to(self.device)
-                x_hat = self.synth(self.encoder(x[..., : self.window]), idx[i : i + bs])
-                total += float(self.loss(x_hat, x)) * x.shape[0]
-            out["val_loss"] = total / n
-        return out
-
-    @property
-    def selection_metric(self) -> str:
-        return "val_theta_l1" if self.syn_val is not None else "val_loss"
+        """Validation of the encoder's current weights (:meth:`Validator.measure`)."""
+        return self.validator.measure(self.encoder)
 
     # Checkpoints ----------------------------------------------------------------------------------
     def state(self, full: bool = True) -> dict[str, Any]:
-        """Checkpoint dict (see :mod:`scrapl_live.train.checkpoint`). ``full=False`` leaves out what only
-        resuming needs (optimiser, scheduler, SCRAPL state with its P×|w| path tables, RNG): ``best.pt``."""
-        from scrapl_live.encoder.encoder import encoder_checkpoint
-
-        card = {
-            "training": {
-                "command": self.command, "config": self.cfg.to_dict(), "steps": self.step,
-                "git_commit": self._git_commit,
-            },
-            "metrics": {k: v for k, v in (self.best or {}).items() if k.startswith("val_")},
-        }
-        if self.init_training is not None:  # the warm start's own training facts (e.g. stage A's command)
-            card["training"]["init"] = {"checkpoint": self.cfg.init, **self.init_training}
-        ema = self.ema
-        averaged = ema is not None and not full  # best.pt: the validated (averaged) weights
-        if averaged:
-            card["training"]["weights"] = f"moving average (decay {ema.decay}) from step {ema.start}"
-        out = {
-            **encoder_checkpoint(self.encoder, card),
-            "train_config": self.cfg.to_dict(),
-            "step": self.step,
-            "epoch": self.step // self.epoch_steps,
-            "history": self.history,
-            "best": self.best,
-        }
-        if averaged:
-            out["encoder_state"] = {k: v.detach().cpu().clone() for k, v in ema.shadow.items()}
-        elif ema is not None:  # last.pt: raw weights to train on, and the average
-            out["ema"] = ema.state_dict()
-        if full:
-            out.update(
-                optimizer=self.opt.state_dict(),
-                scheduler=self.sched.state_dict(),
-                loss_state=self.loss.state_dict(),
-                rng=ckpt_io.rng_state(),
-            )
-        return out
+        """Checkpoint dict (:func:`run_state`); ``full=False``: ``best.pt``'s, without the resume state."""
+        return run_state(self, full)
 
     def load(self, ckpt: dict[str, Any]) -> None:
-        """Restore everything :meth:`state` saved (the config must match except ``max_steps``, and an
-        ``ema_decay`` may be set on a run that had none: the average starts at the resumed weights; fields
-        added since the checkpoint was written, such as ``init``, take their defaults)."""
-        removed = removed_features(ckpt["train_config"])
-        if removed:
-            raise ValueError(f"checkpoint was trained with removed features {removed}: it cannot be resumed "
-                             "(start a new run, or --init from it)")
-        saved_cfg = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
-        saved = dict(saved_cfg, max_steps=self.cfg.max_steps, out_dir=self.cfg.out_dir)
-        if saved["ema_decay"] is None:  # the average may start on resume
-            saved["ema_decay"] = self.cfg.ema_decay
-        if saved != self.cfg.to_dict():
-            diff = sorted(k for k in saved if saved[k] != self.cfg.to_dict().get(k))
-            raise ValueError(f"checkpoint was trained with a different config (fields {diff})")
-        self.encoder.load_state_dict(ckpt["encoder_state"])
-        self.opt.load_state_dict(ckpt["optimizer"])
-        self.sched.load_state_dict(ckpt["scheduler"])
-        self.sched.total_iters = self.cfg.max_steps
-        self.loss.load_state_dict(ckpt["loss_state"])
-        ckpt_io.set_rng_state(ckpt["rng"])
-        self.step, self.history, self.best = int(ckpt["step"]), list(ckpt["history"]), ckpt["best"]
-        if self.ema is not None and "ema" in ckpt:
-            self.ema.load_state_dict(ckpt["ema"])
-        elif self.ema is not None:
-            self.ema = WeightEMA(self.encoder, self.ema.decay, step=self.step)
-            log.info("weight average (decay %s) starts at the resumed step %d", self.ema.decay, self.step)
+        """Restore everything :meth:`state` saved (:func:`restore`)."""
+        restore(self, ckpt)
 
     # Loop -----------------------------------------------------------------------------------------
     def fit(
@@ -373,7 +209,7 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in rec.items() if k != "lr"})
                 if main:
                     self._logs.append({"step": self.step, **rec, "wall_s": round(wall, 3)}, "train")
-                if self.step % self.epoch_steps == 0 or self.step == self.cfg.max_steps:
+                if self.step % self.data.epoch_steps == 0 or self.step == self.cfg.max_steps:
                     self._end_epoch()
                 elif self.step == end and main:
                     ckpt_io.save_checkpoint(last, self.state())
@@ -392,7 +228,7 @@ class Trainer:
         theta_is_warmup(
             self.loss, self.encoder, self.window,
             synth_fn=lambda theta: self.synth(theta, seed_hat[: theta.shape[0]]),
-            batches=[self._targets(b)[0] for b in range(self.cfg.theta_is_batches)],
+            batches=[self.data.targets(b)[0] for b in range(self.cfg.theta_is_batches)],
             save_dir=self.out / "theta_is", n_iter=self.cfg.theta_is_iters, seed=self.cfg.seed,
         )
 
@@ -411,7 +247,7 @@ class Trainer:
         rec = {"step": self.step, **self.validate()}
         self.history.append(rec)
         self._logs.append(rec, "val")
-        key = self.selection_metric
+        key = self.validator.selection_metric
         improved = key in rec and (self.best is None or rec[key] < self.best[key])
         if improved:
             self.best = dict(rec)

@@ -17,12 +17,12 @@ def test_validation_uses_items_spread_over_the_split(tmp_path) -> None:
     cfg = TrainConfig(synth="granular", loss="ploss", batch_size=2, max_steps=1, val_items=3, dropout=0.0,
                       out_dir=str(tmp_path))
     tr = Trainer(cfg)
-    idx = spread_indices(len(tr.syn_val), 3)
-    assert idx[-1] == len(tr.syn_val) - 1  # the last (highest-density) pair is covered
+    idx = spread_indices(len(tr.data.syn_val), 3)
+    assert idx[-1] == len(tr.data.syn_val) - 1  # the last (highest-density) pair is covered
     tr.encoder.eval()
     with torch.no_grad():
-        theta = tr.syn_val.theta[idx]
-        x = tr.synth(theta, tr.syn_val.seed[idx])
+        theta = tr.data.syn_val.theta[idx]
+        x = tr.synth(theta, tr.data.syn_val.seed[idx])
         expected = theta_l1_permille(tr.encoder(x[..., : tr.window]), theta).mean()
     assert tr.validate()["val_theta_l1"] == pytest.approx(float(expected), rel=1e-5)
 
