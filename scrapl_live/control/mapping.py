@@ -39,63 +39,29 @@ from typing import Any
 
 import numpy as np
 
+from scrapl_live.control.class_map import DRUM_CLASSES, DRUM_NOTES, ClassMap, classes_from_dict
+from scrapl_live.control.mapping_checks import int_in, no_unknown
+from scrapl_live.control.param_map import (
+    UNDEFINED_CCS_7BIT,
+    UNDEFINED_CCS_14BIT,
+    ParamMap,
+    check_cc_collisions,
+    check_theta,
+    param_from_dict,
+)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-# Controllers with no assigned meaning in the MIDI 1.0 spec: used by the default mapping.
-# 20..31 also have undefined LSB partners (52..63), so they carry 14-bit values.
-UNDEFINED_CCS_14BIT: tuple[int, ...] = tuple(range(20, 32))
-UNDEFINED_CCS_7BIT: tuple[int, ...] = UNDEFINED_CCS_14BIT + (3, 9, 14, 15) + tuple(range(102, 120))
+__all__ = [
+    "DRUM_CLASSES", "DRUM_NOTES", "UNDEFINED_CCS_14BIT", "UNDEFINED_CCS_7BIT", "ClassMap", "Mapping",
+    "ParamMap", "check_theta", "default_mapping", "load_mapping", "save_mapping",
+]
 
 _TOP_KEYS = {"midi", "params", "classes"}
 _MIDI_KEYS = {"channel", "note", "note_length", "cc_once", "confidence_cc"}
-_PARAM_KEYS = {"cc", "bits", "plugin", "range", "scale"}
-_CLASS_KEYS = {"note", "plugin"}
-
-DRUM_NOTES: dict[str, int] = {"kick": 36, "snare": 38, "tom": 45, "closed_hat": 42, "open_hat": 46,
-                              "cymbal": 49, "clap": 39}
-"""General-MIDI percussion notes of the drum classes; class "other" (and a hit with no class) plays
-the mapping's ``midi.note``."""
-DRUM_CLASSES: tuple[str, ...] = (*DRUM_NOTES, "other")
-
-
-@dataclass(frozen=True)
-class ParamMap:
-    """Where one predicted parameter goes: a MIDI controller and/or a plugin parameter."""
-
-    name: str
-    cc: int | None = None
-    bits: int = 7
-    plugin: str | None = None
-    range: tuple[float, float] | None = None
-    scale: str = "linear"
-
-    def quantise(self, u: float) -> int:
-        """θ ∈ [0, 1] → controller value: 0..127 (7-bit) or 0..16383 (14-bit)."""
-        top = 127 if self.bits == 7 else 16383
-        return int(round(min(max(float(u), 0.0), 1.0) * top))
-
-    def dequantise(self, value: int) -> float:
-        """Controller value → θ ∈ [0, 1] (inverse of :meth:`quantise` up to rounding)."""
-        return value / (127 if self.bits == 7 else 16383)
-
-    def plugin_value(self, u: float, lo: float, hi: float) -> float:
-        """θ ∈ [0, 1] → plugin value between ``lo`` (θ = 0) and ``hi`` (θ = 1), linear or log."""
-        u = min(max(float(u), 0.0), 1.0)
-        if self.scale == "log":
-            return lo * (hi / lo) ** u
-        return lo + (hi - lo) * u
-
-
-@dataclass(frozen=True)
-class ClassMap:
-    """Where hits of one drum class go: their MIDI note and, optionally, a plugin of their own."""
-
-    name: str
-    note: int
-    plugin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,13 +182,13 @@ class Mapping:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mapping:
         """Validate a dict in the TOML layout; ValueError names the offending key."""
-        _no_unknown(data, _TOP_KEYS, "")
+        no_unknown(data, _TOP_KEYS, "")
         midi = data.get("midi", {})
         if not isinstance(midi, dict):
             raise ValueError("mapping: [midi] must be a table")
-        _no_unknown(midi, _MIDI_KEYS, "midi.")
-        channel = _int(midi.get("channel", 1), "midi.channel", 1, 16)
-        note = _int(midi.get("note", 36), "midi.note", 0, 127)
+        no_unknown(midi, _MIDI_KEYS, "midi.")
+        channel = int_in(midi.get("channel", 1), "midi.channel", 1, 16)
+        note = int_in(midi.get("note", 36), "midi.note", 0, 127)
         note_length = midi.get("note_length", 0.1)
         if isinstance(note_length, bool) or not isinstance(note_length, int | float) or not (
             math.isfinite(note_length) and note_length > 0
@@ -234,102 +200,14 @@ class Mapping:
         tables = data.get("params")
         if not isinstance(tables, dict) or not tables:
             raise ValueError("mapping: needs a non-empty [params.<name>] table per mapped parameter")
-        params = tuple(_param_from_dict(name, d) for name, d in tables.items())
+        params = tuple(param_from_dict(name, d) for name, d in tables.items())
         confidence_cc = midi.get("confidence_cc")
         if confidence_cc is not None:
-            confidence_cc = _int(confidence_cc, "midi.confidence_cc", 0, 119)
-        _check_cc_collisions(params, confidence_cc)
-        classes = _classes_from_dict(data.get("classes", {}))
+            confidence_cc = int_in(confidence_cc, "midi.confidence_cc", 0, 119)
+        check_cc_collisions(params, confidence_cc)
+        classes = classes_from_dict(data.get("classes", {}))
         return cls(params=params, channel=channel, note=note, note_length=float(note_length),
                    cc_once=cc_once, classes=classes, confidence_cc=confidence_cc)
-
-
-def check_theta(theta: np.ndarray, n_params: int) -> np.ndarray:
-    """Validate θ: shape (n_params,), finite, in [0, 1] (tolerance 1e-6) → float64 array clipped to [0, 1]."""
-    arr = np.asarray(theta, dtype=np.float64)
-    if arr.shape != (n_params,):
-        raise ValueError(f"theta must have shape ({n_params},), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("theta contains NaN or infinite values")
-    if arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
-        raise ValueError(f"theta must lie in [0, 1], got min {arr.min():.4g}, max {arr.max():.4g}")
-    return np.clip(arr, 0.0, 1.0)
-
-
-def _no_unknown(d: dict[str, Any], allowed: set[str], prefix: str) -> None:
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        keys = [prefix + k for k in unknown]
-        raise ValueError(f"mapping: unknown key(s) {keys}; allowed: {sorted(allowed)}")
-
-
-def _int(v: Any, key: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"mapping: {key} must be an integer in {lo}..{hi}, got {v!r}")
-    return v
-
-
-def _param_from_dict(name: str, d: Any) -> ParamMap:
-    key = f"params.{name}"
-    if not isinstance(d, dict):
-        raise ValueError(f"mapping: {key} must be a table, got {d!r}")
-    _no_unknown(d, _PARAM_KEYS, key + ".")
-    if "cc" not in d and "plugin" not in d:
-        raise ValueError(f"mapping: {key} needs 'cc' and/or 'plugin'")
-    bits = d.get("bits", 7)
-    if bits not in (7, 14) or isinstance(bits, bool):
-        raise ValueError(f"mapping: {key}.bits must be 7 or 14, got {bits!r}")
-    cc = None if "cc" not in d else _int(d["cc"], f"{key}.cc", 0, 31 if bits == 14 else 119)
-    plugin = d.get("plugin")
-    if plugin is not None and (not isinstance(plugin, str) or not plugin):
-        raise ValueError(f"mapping: {key}.plugin must be a plugin parameter name, got {plugin!r}")
-    scale = d.get("scale", "linear")
-    if scale not in ("linear", "log"):
-        raise ValueError(f"mapping: {key}.scale must be 'linear' or 'log', got {scale!r}")
-    rng = d.get("range")
-    if rng is not None:
-        ok = isinstance(rng, list | tuple) and len(rng) == 2 and all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in rng
-        )
-        if not ok or rng[0] == rng[1]:
-            raise ValueError(f"mapping: {key}.range must be two different finite numbers, got {rng!r}")
-        if scale == "log" and min(rng) <= 0:
-            raise ValueError(f"mapping: {key}.range must be > 0 with scale = 'log', got {rng!r}")
-        rng = (float(rng[0]), float(rng[1]))
-    return ParamMap(name=name, cc=cc, bits=bits, plugin=plugin, range=rng, scale=scale)
-
-
-def _classes_from_dict(tables: Any) -> tuple[ClassMap, ...]:
-    if not isinstance(tables, dict):
-        raise ValueError("mapping: [classes] must be a table of [classes.<class>] tables")
-    out = []
-    for name, d in tables.items():
-        key = f"classes.{name}"
-        if name not in DRUM_CLASSES:
-            raise ValueError(f"mapping: unknown drum class [{key}]; classes: {list(DRUM_CLASSES)}")
-        if not isinstance(d, dict):
-            raise ValueError(f"mapping: {key} must be a table, got {d!r}")
-        _no_unknown(d, _CLASS_KEYS, key + ".")
-        note = _int(d.get("note", DRUM_NOTES.get(name, 36)), f"{key}.note", 0, 127)
-        plugin = d.get("plugin")
-        if plugin is not None and (not isinstance(plugin, str) or not plugin):
-            raise ValueError(f"mapping: {key}.plugin must be PATH.vst3 or builtin:NAME, got {plugin!r}")
-        out.append(ClassMap(name=name, note=note, plugin=plugin))
-    return tuple(out)
-
-
-def _check_cc_collisions(params: Sequence[ParamMap], confidence_cc: int | None = None) -> None:
-    """Each controller number (including 14-bit LSB partners) may carry one parameter only."""
-    owner: dict[int, str] = {} if confidence_cc is None else {confidence_cc: "midi.confidence_cc"}
-    for p in params:
-        if p.cc is None:
-            continue
-        for cc in (p.cc,) if p.bits == 7 else (p.cc, p.cc + 32):
-            if cc in owner:
-                raise ValueError(
-                    f"mapping: params.{p.name}.cc uses controller {cc}, already used by {owner[cc]!r}"
-                )
-            owner[cc] = p.name
 
 
 def load_mapping(path: str | Path) -> Mapping:
