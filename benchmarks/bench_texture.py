@@ -31,6 +31,7 @@ import synths  # noqa: E402
 from scrapl_live.audio import resample  # noqa: E402
 from scrapl_live.live import texture  # noqa: E402
 from scrapl_live.live.engine import Engine  # noqa: E402
+from scrapl_live.live.offline import run_blocks  # noqa: E402
 
 SR, BLOCK = 44100, 256
 MODEL = ROOT / "models" / "granular.onnx"
@@ -91,13 +92,7 @@ def _run(x: np.ndarray, naive: bool, play: bool) -> tuple[np.ndarray, list]:
     eng = Engine(MODEL, SR, BLOCK, play_voices=play)
     if naive:
         eng.strategy = _Naive(eng)
-    frames, out = {}, []
-    for i in range(0, x.size - BLOCK + 1, BLOCK):
-        out.append(eng.process_block(x[i : i + BLOCK]).copy())
-        frames.update({e.hit_id: e for e in eng.recent_hits})
-    eng.drain()
-    eng.close()
-    return np.concatenate(out), sorted(frames.values(), key=lambda e: e.t_samples)
+    return run_blocks(eng, x)
 
 
 def _tracking(naive: bool, peak: float = 0.1) -> tuple[float, ...]:

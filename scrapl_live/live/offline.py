@@ -17,6 +17,7 @@ import numpy as np
 
 from scrapl_live.audio import load_audio, save_audio
 from scrapl_live.live.engine import Engine
+from scrapl_live.live.events import HitEvent
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,25 @@ def run_signal(engine: Engine, audio: np.ndarray, tail_s: float = 1.0, progress:
         out[b * bs : (b + 1) * bs] = engine.process_block(padded[b * bs : (b + 1) * bs])
     engine.drain()
     return out[delay : delay + total]
+
+
+def run_blocks(engine: Engine, audio: np.ndarray) -> tuple[np.ndarray, list[HitEvent]]:
+    """Feed the whole blocks of ``audio`` (N,) through ``engine`` as a sound card would (no padding, no
+    delay compensation), then drain and close it.
+
+    Returns the output (n_blocks·B,) and the latest version of every prediction (one per hit or texture
+    frame), by time; ``recent_hits`` is read after each block, so a run longer than the engine's history
+    still returns them all.
+    """
+    bs = engine.block_size
+    frames: dict[int, HitEvent] = {}
+    out = []
+    for i in range(0, audio.size - bs + 1, bs):
+        out.append(engine.process_block(audio[i : i + bs]).copy())
+        frames.update({e.hit_id: e for e in engine.recent_hits})
+    engine.drain()
+    engine.close()
+    return np.concatenate(out), sorted(frames.values(), key=lambda e: e.t_samples)
 
 
 def resynth_file(

@@ -12,6 +12,7 @@ import torch
 import synths
 from scrapl_live.audio import resample
 from scrapl_live.live.engine import Engine
+from scrapl_live.live.offline import run_blocks
 from scrapl_live.live.texture import GranularVoice, window_for_encoder
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "granular.onnx"
@@ -29,13 +30,7 @@ def _run(x: np.ndarray, **kw) -> tuple[Engine, np.ndarray, list]:
     """Feed x (engine rate) block by block; returns the engine, its output and every texture frame."""
     torch.set_num_threads(1)
     eng = Engine(MODEL, SR, BLOCK, **kw)
-    frames, out = {}, []
-    for i in range(0, x.size - BLOCK + 1, BLOCK):
-        out.append(eng.process_block(x[i : i + BLOCK]).copy())
-        frames.update({e.hit_id: e for e in eng.recent_hits})
-    eng.drain()
-    eng.close()
-    return eng, np.concatenate(out), sorted(frames.values(), key=lambda e: e.t_samples)
+    return eng, *run_blocks(eng, x)
 
 
 def _envelope(y: np.ndarray) -> np.ndarray:
