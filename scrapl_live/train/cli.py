@@ -8,7 +8,7 @@ import shlex
 import sys
 from dataclasses import fields
 
-from scrapl_live.train.config import LOSSES, SAMPLINGS, SIZES, SYNTHS, TrainConfig
+from scrapl_live.train.config import ADDED_FIELDS, LOSSES, SAMPLINGS, SIZES, SYNTHS, TrainConfig
 
 _PAPER = "the synth's paper value"
 # Help per TrainConfig field: what it does, then (after "|") the default shown when it is not the value.
@@ -52,6 +52,9 @@ _HELP = {
     "ema_decay": "keep an exponential moving average of the encoder weights with this decay (e.g. 0.999): "
     "validation, best.pt and so export use the average (last.pt keeps the raw weights to resume); may be "
     "switched on when resuming a run that had none|off",
+    "teacher": "distillation: checkpoint (.pt) of a frozen encoder (e.g. a full-hit one) whose θ̂ on each "
+    "whole real one-shot is that item's target (with --loss ploss and --real-per-batch; the synthetic rows "
+    "keep their true θ)|none",
 }
 _CHOICES = {"synth": SYNTHS, "loss": LOSSES, "size": SIZES, "sampling": SAMPLINGS}
 
@@ -128,11 +131,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run_dir_for(cfg: TrainConfig) -> str:
     """``runs/<synth>-<loss>-seed<seed>-<hash>`` of the config: the same config resumes in the same folder,
-    a different one gets its own (the hash leaves out what a resume may change: max_steps, ema_decay)."""
+    a different one gets its own (the hash leaves out what a resume may change: max_steps, ema_decay, and
+    fields added since folders were named, at their default: ``ADDED_FIELDS``)."""
     import hashlib
     import json
 
-    keyed = {k: v for k, v in cfg.to_dict().items() if k not in ("out_dir", "max_steps", "ema_decay")}
+    keyed = {k: v for k, v in cfg.to_dict().items() if k not in ("out_dir", "max_steps", "ema_decay")
+             and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
     digest = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"runs/{cfg.synth}-{cfg.loss}-seed{cfg.seed}-{digest}"
 

@@ -66,6 +66,7 @@ class TrainConfig:
     windows: str | None = None  # "128,256,...,8192": one multi-window encoder, random lengths in training
     init: str | None = None  # checkpoint whose encoder weights start the run (warm start; fresh optimiser)
     ema_decay: float | None = None  # average the encoder weights (train/ema.py); best.pt holds the average
+    teacher: str | None = None  # checkpoint whose θ̂ on the whole hit is the θ target of real items (distill)
 
     def __post_init__(self) -> None:
         for name, allowed in (("synth", SYNTHS), ("loss", LOSSES), ("size", SIZES), ("sampling", SAMPLINGS)):
@@ -99,6 +100,12 @@ class TrainConfig:
                 )
         if self.theta_is and self.loss != "scrapl":
             raise ValueError("theta_is needs loss='scrapl'")
+        if self.teacher is not None and (self.loss != "ploss" or not self.real_per_batch):
+            raise ValueError(
+                "teacher (distillation) needs loss='ploss' and real_per_batch > 0 (its θ̂ on the real items "
+                f"is their parameter-loss target), got loss={self.loss!r}, "
+                f"real_per_batch={self.real_per_batch}"
+            )
         if self.synth != "tr808" and self.data is not None:
             raise ValueError(f"data (real one-shots) is only supported for synth='tr808', got {self.synth!r}")
 
@@ -162,6 +169,9 @@ class TrainConfig:
 REMOVED_FIELDS: dict[str, Any] = {
     "vote_is": False, "vote_is_items": 32, "balance_paths": False, "lean": False, "theta_grad_norm": False,
 }
+# Fields added after runs were named by their config hash (cli.run_dir_for): left out of the hash at
+# their default, so such a run keeps its folder.
+ADDED_FIELDS: dict[str, Any] = {"teacher": None}
 # Fields whose default changed: the value a config that lacks the key was trained with.
 LEGACY_DEFAULTS: dict[str, Any] = {"paths_per_step": 1}
 

@@ -50,6 +50,8 @@ def run_state(tr: Trainer, full: bool = True) -> dict[str, Any]:
     }
     if tr.init_training is not None:  # the warm start's own training facts (e.g. stage A's command)
         card["training"]["init"] = {"checkpoint": tr.cfg.init, **tr.init_training}
+    if tr.teacher is not None:  # distillation: the teacher's file, digest and training facts
+        card["training"]["teacher"] = tr.teacher
     ema = tr.ema
     averaged = ema is not None and not full  # best.pt: the validated (averaged) weights
     if averaged:
@@ -79,7 +81,8 @@ def run_state(tr: Trainer, full: bool = True) -> dict[str, Any]:
 def restore(tr: Trainer, ckpt: dict[str, Any]) -> None:
     """Restore into ``tr`` everything :func:`run_state` saved (the config must match except ``max_steps``,
     and an ``ema_decay`` may be set on a run that had none: the average starts at the resumed weights;
-    fields added since the checkpoint was written, such as ``init``, take their defaults)."""
+    fields added since the checkpoint was written, such as ``init``, take their defaults; a teacher must
+    be the same file, by SHA-256)."""
     removed = removed_features(ckpt["train_config"])
     if removed:
         raise ValueError(f"checkpoint was trained with removed features {removed}: it cannot be resumed "
@@ -92,6 +95,11 @@ def restore(tr: Trainer, ckpt: dict[str, Any]) -> None:
     if saved != cfg:
         diff = sorted(k for k in saved if saved[k] != cfg.get(k))
         raise ValueError(f"checkpoint was trained with a different config (fields {diff})")
+    taught = (ckpt["card"].get("training") or {}).get("teacher")
+    if tr.teacher is not None and taught is not None and taught["sha256"] != tr.teacher["sha256"]:
+        raise ValueError(f"the teacher {tr.teacher['checkpoint']} is not the file this run began with "
+                         f"(SHA-256 {taught['sha256'][:12]}…, now {tr.teacher['sha256'][:12]}…): put it "
+                         "back, or distil from a fixed copy in a new run")
     tr.encoder.load_state_dict(ckpt["encoder_state"])
     tr.opt.load_state_dict(ckpt["optimizer"])
     tr.sched.load_state_dict(ckpt["scheduler"])

@@ -31,6 +31,7 @@ from scrapl_live.train.batches import RunData
 from scrapl_live.train.config import TrainConfig
 from scrapl_live.train.curves import RunLogs, plot_curves
 from scrapl_live.train.data import draw_window, mix_seed, parse_windows, rank_slice
+from scrapl_live.train.distill import Teacher
 from scrapl_live.train.ema import WeightEMA
 from scrapl_live.train.losses import make_objective
 from scrapl_live.train.run_state import init_weights, restore, run_state
@@ -45,6 +46,17 @@ def _dist() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
+
+
+def _rows_l1(theta_hat: torch.Tensor, theta: torch.Tensor | None, sl: slice, lo: int,
+             hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ|θ̂ - θ|, element count) over global batch rows [lo, hi) that fall in this rank's slice ``sl``;
+    theta_hat: (rows of sl, U), theta: targets of the global batch's first rows (or None)."""
+    a, b = max(lo, sl.start), min(hi, sl.stop)
+    if theta is None or b <= a:
+        return theta_hat.new_zeros(()), theta_hat.new_zeros(())
+    diff = theta_hat[a - sl.start : b - sl.start] - theta[a:b]
+    return diff.abs().sum(), theta_hat.new_tensor(diff.numel())
 
 
 class Trainer:
@@ -78,7 +90,12 @@ class Trainer:
             self.opt, start_factor=1.0, end_factor=cfg.lr_end_factor, total_iters=cfg.max_steps
         )
         self.git_commit = ckpt_io.git_commit()  # recorded in every checkpoint's card
+        teacher = Teacher(cfg.teacher, cfg.synth, self.device) if cfg.teacher is not None else None
         self.data = RunData(cfg, self.synth, self.device, self.rank, self.world)
+        self.teacher: dict[str, Any] | None = None  # card["training"]["teacher"] (distillation)
+        if teacher is not None:
+            teacher.attach(self.data, self.out, write=self.rank == 0)
+            self.teacher = teacher.card()
         self.validator = Validator(cfg, self.synth, self.loss, self.data, self.device)
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -86,7 +103,8 @@ class Trainer:
 
     # Steps -----------------------------------------------------------------------------------------
     def train_step(self, step: int) -> dict[str, float]:
-        """One optimiser step at global step ``step``; returns {"loss", "lr", "theta_l1" (synthetic rows)}."""
+        """One optimiser step at global step ``step``; returns {"loss", "lr", "theta_l1" (‰, synthetic rows),
+        "teacher_l1" (‰ from the teacher's θ̂, real rows, with a teacher)}."""
         cfg = self.cfg
         self.model.train()
         self.loss.train()
@@ -99,9 +117,10 @@ class Trainer:
         theta_hat = self.model(x[..., : draw_window(self.encoder.config.windows, cfg.seed, step)])
         self.opt.zero_grad(set_to_none=True)
         if cfg.loss == "ploss":
-            n = max(0, min(self.data.n_syn - sl.start, sl.stop - sl.start))
+            n = max(0, min(self.data.n_theta_rows - sl.start, sl.stop - sl.start))
             if theta is None or n == 0:
-                raise ValueError("loss='ploss' needs synthetic rows on every rank (real_per_batch < batch)")
+                raise ValueError("loss='ploss' needs θ targets on every rank: synthetic rows "
+                                 "(real_per_batch < batch) or a teacher for the real ones")
             value = self.loss(theta_hat[:n], theta[sl][:n])
         else:
             value = self.loss(self.synth(theta_hat, seed_hat), x)
@@ -114,28 +133,23 @@ class Trainer:
         self.sched.step()
         if self.ema is not None:
             self.ema.update(self.encoder)
-        # global-batch means for the log: [loss·rows, rows, Σ|θ̂-θ| of synthetic rows, their element count]
-        n_rows = max(0, min(self.data.n_syn, sl.stop) - sl.start) if theta is not None else 0
-        l1 = (
-            (theta_hat[:n_rows].detach() - theta[sl][:n_rows]).abs().sum()
-            if n_rows
-            else theta_hat.new_zeros(())
-        )
-        stats = torch.stack(
-            [
-                value.detach() * x.shape[0],
-                theta_hat.new_tensor(x.shape[0]),
-                l1,
-                theta_hat.new_tensor(n_rows * theta_hat.shape[1]),
-            ]
-        ).double()
+        # global-batch means for the log: [loss·rows, rows, then Σ|θ̂-θ| and element count of the synthetic
+        # rows and (with a teacher) of the real rows]
+        groups = {"theta_l1": (0, self.data.n_syn)}
+        if self.data.real_theta is not None:
+            groups["teacher_l1"] = (self.data.n_syn, self.data.n_theta_rows)
+        stats = [value.detach() * x.shape[0], theta_hat.new_tensor(x.shape[0])]
+        for lo, hi in groups.values():
+            stats.extend(_rows_l1(theta_hat.detach(), theta, sl, lo, hi))
+        stats = torch.stack(stats).double()
         if self.world > 1:
             torch.distributed.all_reduce(stats)
         out = {"loss": float(stats[0] / stats[1]), "lr": self.sched.get_last_lr()[0]}
         if cfg.loss == "scrapl":
             out["path"] = self.loss.curr_path_idx
-        if stats[3] > 0:
-            out["theta_l1"] = float(stats[2] / stats[3]) * 1000
+        for i, key in enumerate(groups):
+            if stats[3 + 2 * i] > 0:
+                out[key] = float(stats[2 + 2 * i] / stats[3 + 2 * i]) * 1000
         return out
 
     def _check_same_paths(self) -> None:
