@@ -96,8 +96,8 @@ def main() -> None:
     voice = synths.get("tr808", pre_delay=0, max_shift=0)  # as live playback renders hits
     default = voice.to_theta({})
     patches = itertools.count()  # one voice per call, cycling through the 64 random patches
-    # The live engine renders voices with one torch thread (live/cli.py): a 44,100-sample op is too small
-    # to gain from a second thread, whose wake-up (passive OpenMP wait) costs more than it saves.
+    # The live engine renders voices with one torch thread (live/cli_parts.py): a 44,100-sample op is too
+    # small to gain from a second thread, whose wake-up (passive OpenMP wait) costs more than it saves.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with torch.no_grad():
