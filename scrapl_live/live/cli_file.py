@@ -9,6 +9,7 @@ from scrapl_live.live.cli_parts import cli_mapping, cli_model, one_torch_thread,
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
+    """``scrapl-live demo``: the bundled example through both engines, its files and summaries."""
     from scrapl_live.cli_checks import check_model_file, check_output_folder
     from scrapl_live.live.demo import run_demo
 
@@ -30,6 +31,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 
 def run_resynth(args: argparse.Namespace) -> int:
+    """``scrapl-live resynth``: one file through the engine; outputs checked first, written when done."""
     from contextlib import ExitStack
 
     from scrapl_live.atomic import staged

@@ -10,6 +10,7 @@ from scrapl_live.live.cli_parts import cli_mapping, cli_model, plugin_sinks, pri
 
 
 def run_live(args: argparse.Namespace) -> int:
+    """``scrapl-live live``: the engine on the sound card until Ctrl-C or --duration, then the summary."""
     from scrapl_live.live.engine import Engine
     from scrapl_live.live.realtime import JOB_PRIORITY
     from scrapl_live.live.stream import LiveStream
@@ -90,6 +91,7 @@ def _finetune_parts(args: argparse.Namespace, engine, model_path: Path):  # noqa
 
 
 def run_devices(args: argparse.Namespace) -> int:
+    """``scrapl-live devices``: audio devices and MIDI ports."""
     from scrapl_live.control.devices import format_devices, list_devices
 
     print(format_devices(list_devices()))
