@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STEPS = 30  # a 16-hit file (hits 0.5 s apart): 129 s on a shared 2-core CPU, see docs/results.md
 DEFAULT_LR = 0.05
+BUCKET = 2048  # rendered lengths: each hit's rounded up to a multiple of this
 LOSSES = ("mss", "mss+scrapl")
 EPS = 1e-3  # θ̂ is clipped to [EPS, 1 - EPS] before the logit
 
@@ -91,39 +92,38 @@ def refine(
 
     import synths
 
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if steps < 0 or starts < 1:
         raise ValueError(f"need steps >= 0 and starts >= 1, got steps={steps}, starts={starts}")
     dev = torch.device(device) if device is not None else default_device()
     b, n = targets.shape
     full = synths.get("tr808").n_samples
-    if not 2048 <= n <= full:
-        raise ValueError(f"targets must have 2048..{full} samples (the synth's length at most), got {n}")
-    synth = synths.get("tr808", n_samples=n, pre_delay=0, max_shift=0).to(dev)
+    if not BUCKET <= n <= full:
+        raise ValueError(f"targets must have {BUCKET}..{full} samples (the synth's length at most), got {n}")
+    lengths = np.full(b, n) if lengths is None else np.minimum(np.asarray(lengths, np.int64), n)
     gen = torch.Generator().manual_seed(int(seed))
-    init = torch.rand(b, starts, synth.n_params, generator=gen)
+    init = torch.rand(b, starts, 14, generator=gen)
     if theta0 is not None:
         init[:, 0] = torch.as_tensor(theta0, dtype=torch.float32).clamp(EPS, 1 - EPS)
     z = init.clamp(EPS, 1 - EPS).logit().reshape(b * starts, -1).to(dev).requires_grad_(True)
-    x = torch.as_tensor(targets, dtype=torch.float32).repeat_interleave(starts, 0).unsqueeze(1).to(dev)
-    valid = torch.as_tensor(lengths if lengths is not None else np.full(b, n)).repeat_interleave(starts, 0)
-    mask = (torch.arange(n).unsqueeze(0) < valid.unsqueeze(1)).float().unsqueeze(1).to(dev)  # (B·S, 1, N)
-    x = x * mask
-    noise_seed = (torch.arange(b) + int(seed) * 1_000_003).repeat_interleave(starts, 0).to(dev)  # as rendered
-    mss = auraloss.freq.MultiResolutionSTFTLoss().to(dev)
-    jtfs = _scrapl(n, seed).to(dev) if loss == "mss+scrapl" else None
+    groups = _groups(targets, lengths, starts, seed, loss, dev)
     opt = torch.optim.Adam([z], lr=lr)
+    sched = _EXP.get("sched")
+    lr_at = (lambda i: lr * (0.1 ** (i / max(1, steps - 1)))) if sched == "exp" else (lambda i: lr)
     t0 = time.perf_counter()
-    for _ in tqdm(range(steps), desc="refine", unit="step", disable=not progress, leave=False):
-        y = synth(torch.sigmoid(z), noise_seed) * mask
-        value = mss(y, x) + (jtfs(y, x) if jtfs is not None else 0.0)
+    for i in tqdm(range(steps), desc="refine", unit="step", disable=not progress, leave=False):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(i)
+        theta = torch.sigmoid(z)
+        value = sum(g.loss(theta).sum() for g in groups) / (b * starts)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
     with torch.no_grad():
         theta = torch.sigmoid(z)
-        final = _per_item_mss(mss, synth(theta, noise_seed) * mask, x).reshape(b, starts)
+        final = torch.empty(b * starts, device=dev)
+        for g in groups:
+            final[g.rows] = g.loss(theta)
+        final = final.reshape(b, starts)
     best = final.argmin(dim=1)
     rows = torch.arange(b, device=dev) * starts + best
     return RefineResult(
@@ -131,6 +131,66 @@ def refine(
         loss=final[torch.arange(b), best].float().cpu().numpy(),
         seconds=time.perf_counter() - t0,
     )
+
+
+@dataclass
+class _Group:
+    """Hits rendered at the same length: their rows of z, synth, noise seeds, mask (G, 1, n) and loss."""
+
+    rows: torch.Tensor
+    synth: torch.nn.Module
+    seeds: torch.Tensor
+    mask: torch.Tensor
+    hit_loss: torch.nn.Module
+
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta (B·S, U) of all hits -> this group's per-hit loss (G,)."""
+        return self.hit_loss(self.synth(theta[self.rows], self.seeds) * self.mask)
+
+
+def _groups(targets: np.ndarray, lengths: np.ndarray, starts: int, seed: int, loss: str,
+            dev: torch.device) -> list[_Group]:  # fmt: skip
+    """Group the hits by rendered length (each hit's length rounded up to a multiple of BUCKET)."""
+    import torch
+
+    import synths
+
+    n = targets.shape[1]
+    rendered = np.clip(-(-lengths // BUCKET) * BUCKET, BUCKET, n)
+    out = []
+    for r in sorted(set(rendered.tolist())):
+        hits = torch.as_tensor(np.flatnonzero(rendered == r))
+        rows = (hits.unsqueeze(1) * starts + torch.arange(starts)).reshape(-1)
+        valid = torch.as_tensor(lengths)[hits].repeat_interleave(starts)
+        mask = (torch.arange(r).unsqueeze(0) < valid.unsqueeze(1)).float().unsqueeze(1).to(dev)
+        x = torch.as_tensor(targets[hits.numpy(), :r], dtype=torch.float32).repeat_interleave(starts, 0)
+        x = x.unsqueeze(1).to(dev) * mask
+        seeds = (hits + int(seed) * 1_000_003).repeat_interleave(starts).to(dev)  # as refine_file renders
+        synth = synths.get("tr808", n_samples=int(r), pre_delay=0, max_shift=0).to(dev)
+        out.append(_Group(rows.to(dev), synth, seeds, mask, _make_loss(loss, x, int(r), seed, dev)))
+    return out
+
+
+_EXP: dict = {}
+
+
+def _make_loss(loss, x, n, seed, dev):
+    """Experimental loss spec: 'mss' | 'hit[+env=W][+sched=exp]' | 'mss+scrapl'."""
+    import auraloss
+    import torch
+
+    from scrapl_live.refine_loss import HitLoss
+
+    parts = dict(p.split("=") if "=" in p else (p, "1") for p in loss.split("+"))
+    _EXP.clear()
+    _EXP["sched"] = parts.get("sched")
+    w = float(parts.get("env", 0.0))
+    from scrapl_live.refine_loss import RESOLUTIONS
+
+    res = {"aura": RESOLUTIONS, "wide": tuple((f, f // 4, f) for f in (2048, 1024, 512, 256, 128, 64)),
+           "mid": tuple((f, f // 4, f) for f in (2048, 512, 128))}[parts.get("res", "aura")]
+    hl = HitLoss(x, res, env_weight=w)
+    return hl
 
 
 def _scrapl(n_samples: int, seed: int) -> torch.nn.Module:
