@@ -5,13 +5,14 @@ after backward — i.e. after the DDP all-reduce — then plain SGD steps; other
 ``train/losses.py::make_objective``, shared with the fine-tune worker). Every random
 choice of step s (data order, the synth seeds of x̂, target shifts, dropout, SCRAPL's path) is a
 function of (run seed, s), so a run resumed from a checkpoint continues bit-exactly and every DDP
-rank draws the same path. Validation is deterministic (θ L1 on the val split, or the loss in eval
-mode on real one-shots) and picks ``best.pt``; ``last.pt`` is written after every epoch. With
-``ema_decay`` the validated and ``best.pt`` weights are the moving average (train/ema.py); the raw
-weights' validation is logged beside it as ``val_raw_*``.
+rank draws the same path. Validation is deterministic (θ L1 on the val split, the loss in eval mode
+on real one-shots, or with a teacher the θ L1 from its θ̂ on them) and picks ``best.pt``; ``last.pt``
+is written after every epoch. With ``ema_decay`` the validated and ``best.pt`` weights are the moving
+average (train/ema.py); the raw weights' validation is logged beside it as ``val_raw_*``.
 
 The parts live beside it: the datasets and each step's batch in train/batches.py, validation in
-train/validation.py, the checkpoint dict and its restore in train/run_state.py.
+train/validation.py, the checkpoint dict and its restore in train/run_state.py, the teacher's θ
+targets of real one-shots (``--teacher``, distillation) in train/distill.py.
 """
 
 from __future__ import annotations
