@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> dict:
             theta = predict(x[:, 0, :window]).float().clamp(0, 1).numpy()
         t_enc = time.perf_counter() - t0
         record(model, theta, t_enc)
-        res = refine(x[:, 0].numpy(), theta, steps=args.steps, loss=args.loss, device="cpu", progress=False)
+        res = refine(x[:, 0].numpy(), theta, steps=args.steps, device="cpu", progress=False)
         record(f"{model} + refine {args.steps}", res.theta, t_enc + res.seconds)
     if args.starts:
-        res = refine(x[:, 0].numpy(), None, steps=args.steps, loss=args.loss, starts=args.starts,
-                     device="cpu", progress=False)  # fmt: skip
+        res = refine(x[:, 0].numpy(), None, steps=args.steps, starts=args.starts, device="cpu",
+                     progress=False)
         record(f"refine {args.steps} from scratch ({args.starts} starts)", res.theta, res.seconds)
     return {"hits": names, "rows": rows, "renders": renders, "x": x[:, 0].numpy()}
 
@@ -137,12 +137,13 @@ def write(report: dict, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    from scrapl_live.refine import DEFAULT_STEPS
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", help="encoders (.onnx or .pt)")
     p.add_argument("--data", default="data/drums", help="drum corpus (scrapl-live data drums)")
     p.add_argument("--per-kit", type=int, default=8, help="hits per test kit")
-    p.add_argument("--steps", type=int, default=100, help="refinement steps")
-    p.add_argument("--loss", default="mss", help="refinement loss (mss | mss+scrapl)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="refinement steps (default: refine's)")
     p.add_argument("--starts", type=int, default=4, help="random starts of the from-scratch search (0: skip)")
     p.add_argument("--jtfs", action=argparse.BooleanOptionalAction, default=True, help="full JTFS distance")
     p.add_argument("--threads", type=int, default=1)

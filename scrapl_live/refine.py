@@ -2,12 +2,14 @@
 
 Each hit's θ starts at the encoder's θ̂ (or at random draws: the search limit the encoder is measured
 against) and is optimised with Adam in logit space (θ = sigmoid(z) stays in (0, 1)) so that the synth's
-output matches the whole hit.  All hits of a file form one batch (their gradients are independent).
+output matches the whole hit.  All hits of a file are refined together; their losses are independent.
 The target is the hit from its onset to the next onset (at most the synth's length), peak-normalised as
 the training one-shots; both signals are masked beyond that span, so a hit cut short by the next one is
-not asked to ring out into silence.  The loss is the multi-resolution STFT distance (auraloss defaults);
-``loss="mss+scrapl"`` adds the SCRAPL JTFS distance on random paths (tr808 preset, see docs/method.md).
-Deterministic given the seed (noise seeds, random starts and SCRAPL paths are functions of it).
+not asked to ring out into silence, and each hit is rendered only over its own span (rounded up to a
+multiple of ``BUCKET``; hits of equal rendered length share one synth call).  The loss
+(:class:`scrapl_live.refine_loss.HitLoss`) is a per-hit MR-STFT distance plus a loudness-envelope term
+that weighs the quiet tail (the decay); measured against other losses in docs/results.md.
+Deterministic given the seed (noise seeds and random starts are functions of it).
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-DEFAULT_STEPS = 30  # a 16-hit file (hits 0.5 s apart): 129 s on a shared 2-core CPU, see docs/results.md
-DEFAULT_LR = 0.05
+DEFAULT_STEPS = 100  # a 16-hit file (hits 0.5 s apart): see docs/benchmarks.md (bench_refine)
+DEFAULT_LR = 0.1
 BUCKET = 2048  # rendered lengths: each hit's rounded up to a multiple of this
-LOSSES = ("mss", "mss+scrapl")
 EPS = 1e-3  # θ̂ is clipped to [EPS, 1 - EPS] before the logit
 
 
 @dataclass
 class RefineResult:
-    """theta (B, U) float32 in [0, 1]; loss (B,) final MR-STFT distance per hit; seconds of the search."""
+    """theta (B, U) float32 in [0, 1]; loss (B,) final :class:`HitLoss` per hit; seconds of the search."""
 
     theta: np.ndarray
     loss: np.ndarray
@@ -60,20 +61,12 @@ def hit_targets(audio: np.ndarray, onsets: Sequence[int], n_samples: int) -> tup
     return out, (ends - on).astype(np.int64)
 
 
-def _per_item_mss(mss: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """MR-STFT distance of each row. (B, 1, N), (B, 1, N) -> (B,)."""
-    import torch
-
-    return torch.stack([mss(y[i : i + 1], x[i : i + 1]) for i in range(y.shape[0])])
-
-
 def refine(
     targets: np.ndarray,
     theta0: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
     steps: int = DEFAULT_STEPS,
     lr: float = DEFAULT_LR,
-    loss: str = "mss",
     starts: int = 1,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -83,10 +76,9 @@ def refine(
     synth renders N samples: short hits cost less).
 
     theta0 (B, U): the encoder's θ̂ (first start); None: from scratch, every start drawn at random.
-    starts: starts per hit (beyond θ̂, random draws); the start with the lowest final MR-STFT wins.
-    lengths (B,): valid samples per target (default: all). loss: one of :data:`LOSSES`.
+    starts: starts per hit (beyond θ̂, random draws); the start with the lowest final loss wins.
+    lengths (B,): valid samples per target (default: all).
     """
-    import auraloss
     import torch
     from tqdm import tqdm
 
@@ -96,25 +88,22 @@ def refine(
         raise ValueError(f"need steps >= 0 and starts >= 1, got steps={steps}, starts={starts}")
     dev = torch.device(device) if device is not None else default_device()
     b, n = targets.shape
-    full = synths.get("tr808").n_samples
+    ref = synths.get("tr808")
+    full = ref.n_samples
     if not BUCKET <= n <= full:
         raise ValueError(f"targets must have {BUCKET}..{full} samples (the synth's length at most), got {n}")
     lengths = np.full(b, n) if lengths is None else np.minimum(np.asarray(lengths, np.int64), n)
     gen = torch.Generator().manual_seed(int(seed))
-    init = torch.rand(b, starts, 14, generator=gen)
+    init = torch.rand(b, starts, ref.n_params, generator=gen)
     if theta0 is not None:
         init[:, 0] = torch.as_tensor(theta0, dtype=torch.float32).clamp(EPS, 1 - EPS)
     z = init.clamp(EPS, 1 - EPS).logit().reshape(b * starts, -1).to(dev).requires_grad_(True)
-    groups = _groups(targets, lengths, starts, seed, loss, dev)
+    groups = _groups(targets, lengths, starts, seed, dev)
     opt = torch.optim.Adam([z], lr=lr)
-    sched = _EXP.get("sched")
-    lr_at = (lambda i: lr * (0.1 ** (i / max(1, steps - 1)))) if sched == "exp" else (lambda i: lr)
     t0 = time.perf_counter()
-    for i in tqdm(range(steps), desc="refine", unit="step", disable=not progress, leave=False):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(i)
+    for _ in tqdm(range(steps), desc="refine", unit="step", disable=not progress, leave=False):
         theta = torch.sigmoid(z)
-        value = sum(g.loss(theta).sum() for g in groups) / (b * starts)
+        value = sum(g.loss(theta).sum() for g in groups)  # a sum: each hit's gradient is its own loss's
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -148,12 +137,14 @@ class _Group:
         return self.hit_loss(self.synth(theta[self.rows], self.seeds) * self.mask)
 
 
-def _groups(targets: np.ndarray, lengths: np.ndarray, starts: int, seed: int, loss: str,
-            dev: torch.device) -> list[_Group]:  # fmt: skip
+def _groups(
+    targets: np.ndarray, lengths: np.ndarray, starts: int, seed: int, dev: torch.device
+) -> list[_Group]:
     """Group the hits by rendered length (each hit's length rounded up to a multiple of BUCKET)."""
     import torch
 
     import synths
+    from scrapl_live.refine_loss import HitLoss
 
     n = targets.shape[1]
     rendered = np.clip(-(-lengths // BUCKET) * BUCKET, BUCKET, n)
@@ -167,40 +158,8 @@ def _groups(targets: np.ndarray, lengths: np.ndarray, starts: int, seed: int, lo
         x = x.unsqueeze(1).to(dev) * mask
         seeds = (hits + int(seed) * 1_000_003).repeat_interleave(starts).to(dev)  # as refine_file renders
         synth = synths.get("tr808", n_samples=int(r), pre_delay=0, max_shift=0).to(dev)
-        out.append(_Group(rows.to(dev), synth, seeds, mask, _make_loss(loss, x, int(r), seed, dev)))
+        out.append(_Group(rows.to(dev), synth, seeds, mask, HitLoss(x)))
     return out
-
-
-_EXP: dict = {}
-
-
-def _make_loss(loss, x, n, seed, dev):
-    """Experimental loss spec: 'mss' | 'hit[+env=W][+sched=exp]' | 'mss+scrapl'."""
-    import auraloss
-    import torch
-
-    from scrapl_live.refine_loss import HitLoss
-
-    parts = dict(p.split("=") if "=" in p else (p, "1") for p in loss.split("+"))
-    _EXP.clear()
-    _EXP["sched"] = parts.get("sched")
-    w = float(parts.get("env", 0.0))
-    from scrapl_live.refine_loss import RESOLUTIONS
-
-    res = {"aura": RESOLUTIONS, "wide": tuple((f, f // 4, f) for f in (2048, 1024, 512, 256, 128, 64)),
-           "mid": tuple((f, f // 4, f) for f in (2048, 512, 128))}[parts.get("res", "aura")]
-    hl = HitLoss(x, res, env_weight=w)
-    return hl
-
-
-def _scrapl(n_samples: int, seed: int) -> torch.nn.Module:
-    """SCRAPL JTFS distance, tr808 preset, 4 random paths per call (Adam on θ normalises its scale)."""
-    from scrapl_live.loss.scrapl import SCRAPLLoss
-    from scrapl_live.train.config import TrainConfig
-
-    preset = TrainConfig(synth="tr808", loss="scrapl").jtfs_distance_settings
-    return SCRAPLLoss(shape=n_samples, **preset, grad_mult=1.0, use_p_adam=False, use_p_saga=False,
-                      paths_per_step=4, sampling_seed=int(seed))  # fmt: skip
 
 
 class HitRecorder:
@@ -241,9 +200,8 @@ def refine_file(
         return out, RefineResult(np.zeros((0, synth.n_params), np.float32), np.zeros(0, np.float32), 0.0)
     onsets = [h[0] for h in hits]
     targets, lengths = hit_targets(audio, onsets, synth.n_samples)
-    n_fit = min(synth.n_samples, -(-int(lengths.max()) // 2048) * 2048)
     theta0 = np.stack([h[1] for h in hits])
-    result = refine(targets[:, :n_fit], theta0, lengths, steps=steps, seed=seed, progress=progress)
+    result = refine(targets, theta0, lengths, steps=steps, seed=seed, progress=progress)
     with torch.no_grad():
         seeds = torch.arange(len(hits)) + seed * 1_000_003
         voices = synth(torch.from_numpy(result.theta), seeds)[:, 0].numpy()
