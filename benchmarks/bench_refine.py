@@ -6,6 +6,8 @@ window.  Ours: :func:`scrapl_live.refine.refine_file` with its defaults.  Baseli
 default, reproduced here -- every hit rendered at the longest hit's length (1 s), the batch-pooled
 auraloss MR-STFT as the loss, 30 Adam steps at lr 0.05.  Both print their seconds and the resulting
 MR-STFT distance and decay loudness L1 over each hit's own span (quality must not be traded for time).
+Also: one forward + backward of the loss on 16 hits of 0.5 s, ours (:class:`HitLoss`) against auraloss's
+MR-STFT at its default resolutions.
 
     python benchmarks/bench_refine.py --threads 1
 """
@@ -81,6 +83,25 @@ def quality(audio: np.ndarray, onsets: list[int], theta: np.ndarray) -> dict[str
     return {"mr_stft": float(np.mean(d)), "loudness_decay": float(np.mean(decay))}
 
 
+def loss_step_seconds(repeats: int = 5) -> tuple[float, float]:
+    """Median seconds of one loss forward + backward on (16, 1, 22528) signals: HitLoss, auraloss."""
+    import auraloss
+
+    from scrapl_live.refine_loss import HitLoss
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 16, 1, 22528, generator=gen) * torch.exp(-torch.arange(22528) / 4000.0)
+    y.requires_grad_(True)
+    ours, peer = HitLoss(x), auraloss.freq.MultiResolutionSTFTLoss()
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    for _ in range(repeats):
+        for name, fn in (("ours", lambda: ours(y).sum()), ("peer", lambda: peer(y, x))):
+            t0 = time.perf_counter()
+            fn().backward()
+            times[name].append(time.perf_counter() - t0)
+    return float(np.median(times["ours"])), float(np.median(times["peer"]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/drums", help="drum corpus (scrapl-live data drums)")
@@ -110,6 +131,9 @@ def main() -> None:
         print(json.dumps({"row": name, **row}))
     old, new = rows["previous default (30 steps)"]["s"], rows[f"default ({DEFAULT_STEPS} steps)"]["s"]
     print(f"{args.hits} hits: default {new:.1f} s, previous default {old:.1f} s, ratio {old / new:.2f}x")
+    ours, peer = loss_step_seconds()
+    print(f"loss forward + backward, 16 x 0.5 s: HitLoss {ours * 1e3:.0f} ms, "
+          f"auraloss MR-STFT {peer * 1e3:.0f} ms, ratio {peer / ours:.2f}x")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ term, per hit, against targets whose spectra are computed once.
 Spectral part, per resolution (FFT size, hop, Hann window length): spectral convergence
 ‖|Y| - |X|‖ / ‖|X|‖ plus the mean L1 of log magnitudes (magnitudes floored as auraloss,
 sqrt(max(|·|², 1e-8))), averaged over resolutions: auraloss's MR-STFT terms, per hit rather than pooled
-over the batch, at three resolutions (FFT 2048, 512, 128, hop = FFT/4) that cost a third of auraloss's
-defaults and fit as well (docs/results.md).  Envelope part: the L1 between the per-frame level in dB
-(10·log10 of the frame's mean square + 1e-8, unweighted) of the resynthesis and of the target.  The
-spectral part is dominated by the attack, where most of the energy is; the envelope part weighs every
-frame's level equally and so the quiet tail, i.e. the decay times.
+over the batch, at three resolutions (FFT 2048, 512, 128, hop = FFT/4) that cost a quarter of auraloss's
+defaults per step and fit as well (docs/results.md, docs/benchmarks.md).  Envelope part: the L1
+between the per-frame level in dB (10·log10 of the frame's mean square + 1e-8, unweighted) of the
+resynthesis and of the target.  The spectral part is dominated by the attack, where most of the energy
+is; the envelope part weighs every frame's level equally and so the quiet tail, i.e. the decay times.
 """
 
 from __future__ import annotations
