@@ -38,6 +38,11 @@ class OnsetDetector:
     so including up to one block of waiting): p50 1.4 ms, p95 2.6 ms after the true onset.  An onset is
     never returned more than :attr:`max_delay_samples` after it, plus the rest of its block: a caller
     that keeps that much history has every hit's first samples.
+
+    Dense playing: a hit Δt after a louder one is found only above that hit's level minus
+    ``release_db_per_s``·Δt plus ``threshold_db``, however fast the louder one died away (a ghost note
+    125 ms after an accent must be within ~7 dB of it).  Faster release or a lower threshold measured
+    more dense recall but retriggers in decays (``benchmarks/bench_dense.py``, docs/benchmarks.md).
     """
 
     def __init__(
