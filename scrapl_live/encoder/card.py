@@ -7,6 +7,9 @@ parity) and the trainer's keys (training_data, metrics, command, git_commit, ...
 input lengths (samples after an onset, ascending, the last = ``window``) the encoder was trained and
 checked at; ``any_window`` = true means it takes any length between the first and the last.  Cards
 written before multi-window encoders lack both: ``windows`` = [window], ``any_window`` = false.
+Optional keys naming files beside the card (paths relative to it): ``classifier`` (the drum-class head)
+and ``full_hit`` (:data:`FULL_HIT_KEY`: an encoder of the same synth and parameters on a longer window,
+which file mode analyses each hit with; written by ``scrapl-live export --full-hit``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ CARD_FORMAT = "scrapl-live-encoder/1"
 INPUT_NAME = "audio"
 OUTPUT_NAME = "theta"
 REQUIRED_KEYS = ("synth", "sample_rate", "window", "param_names", "encoder_config", "onnx")
+FULL_HIT_KEY = "full_hit"
 
 
 def card_path(path: str | Path) -> Path:
@@ -68,6 +72,21 @@ def card_windows(card: dict[str, Any]) -> tuple[tuple[int, ...], bool]:
 def takes_length(windows: tuple[int, ...], any_window: bool, n_samples: int) -> bool:
     """Whether a model with these card facts takes an input of ``n_samples`` samples."""
     return windows[0] <= n_samples <= windows[-1] if any_window else n_samples in windows
+
+
+def check_full_hit(live: dict[str, Any], full: dict[str, Any], path: str | Path) -> None:
+    """Check that the card ``full`` (of the encoder file ``path``) can serve as the full-hit encoder of the
+    card ``live``: same synth and parameter names, a longer window.  ValueError with the reason."""
+    if (full["synth"], list(full["param_names"])) != (live["synth"], list(live["param_names"])):
+        raise ValueError(
+            f"{path} is a {full['synth']} encoder of {len(full['param_names'])} parameters, not "
+            f"{live['synth']} with {list(live['param_names'])}"
+        )
+    if int(full["window"]) * int(live["sample_rate"]) <= int(live["window"]) * int(full["sample_rate"]):
+        raise ValueError(
+            f"{path} takes {full['window']} samples at {full['sample_rate']} Hz, no longer than the live "
+            f"model's {live['window']} at {live['sample_rate']} Hz"
+        )
 
 
 def check_onnx_file(path: str | Path, card: dict[str, Any]) -> Path:

@@ -21,6 +21,7 @@ ENCODER_KEYS = frozenset(
         "params",
         "encoder_config",
         "onnx",
+        "full_hit",
     )
 )
 
@@ -41,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="W1,W2,...",
         help="a multi-window encoder serves only these input lengths (within its trained range; the card "
         "lists them), e.g. to leave out a long window that misses the latency budget",
+    )
+    p.add_argument(
+        "--full-hit",
+        type=Path,
+        default=None,
+        metavar="ONNX",
+        help="an exported encoder of the same synth and parameters on a longer window (e.g. trained with "
+        "--window 44100) that file mode (resynth, demo) analyses each hit with; it is checked, not copied: "
+        "the card records its path relative to the output",
     )
     p.set_defaults(func=_export)
 
@@ -81,6 +91,9 @@ def _export(args: argparse.Namespace) -> int:
         from scrapl_live.train.data import parse_windows
 
         encoder = serve_windows(encoder, parse_windows(args.windows))
+    card.pop("full_hit", None)  # only --full-hit names one
+    if args.full_hit is not None:
+        card["full_hit"] = _full_hit_name(args.full_hit, encoder, args.output)
     card.setdefault("checkpoint", str(args.checkpoint))
     card = export_onnx(encoder, args.output, card)
     info = card["onnx"]
@@ -89,6 +102,26 @@ def _export(args: argparse.Namespace) -> int:
         f"onnxruntime parity {info['parity_max_abs']:.2g}) and {args.output.with_suffix('.json')}"
     )
     return 0
+
+
+def _full_hit_name(path: Path, encoder, output: Path) -> str:  # noqa: ANN001 - Encoder
+    """``path`` relative to ``output``'s folder, after checking that it is an exported encoder that can be
+    ``encoder``'s full-hit model (same synth and parameters, a longer window)."""
+    import os
+
+    from scrapl_live.cli_checks import check_model_file
+    from scrapl_live.encoder.card import check_full_hit
+    from scrapl_live.encoder.runtime import OnnxEncoder
+
+    cfg = encoder.config
+    live = {"synth": cfg.synth, "param_names": list(cfg.param_names), "window": cfg.window,
+            "sample_rate": cfg.sample_rate}
+    check_model_file(path, "--full-hit")
+    try:
+        check_full_hit(live, OnnxEncoder(path).card, path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"--full-hit {path} cannot be used for {output}: {exc}") from exc
+    return Path(os.path.relpath(path.resolve(), output.resolve().parent)).as_posix()
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -113,6 +146,8 @@ def _info(args: argparse.Namespace) -> int:
     else:
         print(f"  input: W = {model.window} samples at {model.sample_rate} Hz ({card.get('window_ms')} ms)")
     print(f"  output θ̂ ({len(model.param_names)}): {', '.join(model.param_names)}")
+    if "full_hit" in card:
+        print(f"  file mode analyses hits with: {card['full_hit']} (full-hit encoder, relative to the card)")
     for key, value in card.items():  # the trainer's facts: data, metrics, command, commit, ...
         if key not in ENCODER_KEYS:
             print(f"  {key}: {value}")

@@ -21,7 +21,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = run_demo(args.out_dir, args.tr808_model, args.granular_model, threads=args.threads)
     for name, engine in result.engines.items():
-        print_summary(engine, f"{name}: {engine.slot.current.synth} encoder {engine.slot.current.path.name}")
+        print_summary(engine, f"{name}: {engine.slot.current.synth} {analysed_by(engine)}")
     n_true = len(result.example.hit_times)
     print(f"drum hits: {n_true} in the example, {result.engines['drums'].n_hits} detected")
     for name, path in result.files.items():
@@ -69,6 +69,13 @@ def run_resynth(args: argparse.Namespace) -> int:
             audio, _ = refine_file(result.input, result.sample_rate, list(recorder.hits.values()),
                                    args.refine, n_out=result.output.size)
             save_audio(tmp_out, audio, result.sample_rate)
-    print_summary(result.engine, f"{args.input.name} → {out.name}")
+    print_summary(result.engine, f"{args.input.name} → {out.name}, {analysed_by(result.engine)}")
     print(f"wrote {out}" + (f" and {mid}" if mid else ""))
     return 0
+
+
+def analysed_by(engine) -> str:  # noqa: ANN001 - Engine, imported lazily
+    """Which encoder analysed the run's input, and on how many samples (for the summary's title)."""
+    model = engine.analyser
+    kind = "full-hit encoder" if model is not engine.slot.current else "encoder"
+    return f"{kind} {model.path.name} ({model.windows[-1]}-sample window)"

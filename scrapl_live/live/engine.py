@@ -177,6 +177,12 @@ class Engine:
         """Absolute index of the next input sample (the end of the latest block)."""
         return self._t
 
+    @property
+    def analyser(self) -> LoadedModel:
+        """The encoder the input is analysed with: in file mode the full-hit encoder the card names (hit
+        mode, :func:`~scrapl_live.live.model.load_full_hit`), otherwise the playing model."""
+        return getattr(self.strategy, "full_hit", None) or self.slot.current
+
     def window_at(self, start: int, n: int) -> np.ndarray:
         """Copy of the input history [start, start + n) (zeros before the first sample)."""
         idx = (start + np.arange(n)) % self._hist.size

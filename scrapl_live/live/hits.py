@@ -17,7 +17,10 @@ the block in which a window completes:
 The voice is level-matched to the input over the heard window (at most ``HEAD_SAMPLES``).  In file
 mode (``Engine(lookahead=True)``) only the full window is analysed, and the voice is placed exactly at
 its onset: the output is delayed by :attr:`HitMode.latency`, which covers the full window plus the
-detector's reporting delay.
+detector's reporting delay.  When the model card names a full-hit encoder (``full_hit``: trained on a
+whole hit, e.g. 1 s), file mode analyses each hit with it instead, on its window from the onset cut at the
+next detected onset (the samples from there on are zeroed: another hit's attack is not this one's decay);
+the stage waits for the detector's bound past the window, so every onset inside it has been reported.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import synths
 from scrapl_live.live.engine import LIVE_SYNTH_OPTIONS, Engine
 from scrapl_live.live.events import HitEvent
 from scrapl_live.live.latency import Stopwatch
-from scrapl_live.live.model import LoadedModel
+from scrapl_live.live.model import LoadedModel, load_full_hit
 from scrapl_live.live.onset import OnsetDetector
 from scrapl_live.live.voices import OneShotMixer
 from synths.tr808_numpy import TR808Numpy
@@ -91,6 +94,10 @@ class HitMode:
         self.voice = TR808Numpy(self.synth)
         self.mixer = OneShotMixer(engine.max_voices, self.synth.n_samples)
         self.detector = OnsetDetector(sr)
+        self.full_hit = load_full_hit(model, engine.slot.threads) if engine.lookahead else None
+        """File mode's full-hit encoder, named by the card (None: the playing model analyses the hits)."""
+        if self.full_hit is not None:
+            model = self.full_hit
         full = engine.model_window(self.schedule(model)[-1], model)
         # file mode: an onset is reported at most the detector's bound plus one block after it
         self.latency = full + self.detector.max_delay_samples + engine.block_size
@@ -118,6 +125,9 @@ class HitMode:
         watch = Stopwatch()
         onsets = self.detector.process(x)
         detection = watch.lap()
+        # the full-hit window is cut at the next onset: wait until every onset inside it is reported
+        wait = 0 if self.full_hit is None else self.detector.max_delay_samples
+        model = self.full_hit or model
         for onset in onsets:
             windows = self.schedule(model)
             hit_id = self.engine.new_hit_id()
@@ -128,7 +138,7 @@ class HitMode:
             del self._pending[: len(self._pending) - MAX_PENDING]
         end = self.engine.t
         for hit in list(self._pending):
-            ready = [w for w in hit.windows if hit.onset + self.engine.model_window(w, model) <= end]
+            ready = [w for w in hit.windows if hit.onset + self.engine.model_window(w, model) + wait <= end]
             if not ready:
                 continue
             # several windows complete in one block (short blocks, file mode): the longest one is enough
@@ -149,6 +159,9 @@ class HitMode:
         watch = Stopwatch()
         n = eng.model_window(n_model, model)
         win = eng.window_at(hit.onset, n)
+        if self.full_hit is not None:  # another hit's attack is not this one's decay
+            after = next((h.onset for h in self._pending if h.onset > hit.onset), hit.onset + n)
+            win[min(after - hit.onset, n):] = 0.0
         theta = eng.infer(model, win, n_model)
         inference = watch.lap()
         peak = float(np.max(np.abs(win)))

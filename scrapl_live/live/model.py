@@ -3,7 +3,8 @@
 A swap loads and warms the new model on a side thread; the engine picks it up at its next block
 boundary with one reference assignment (:meth:`ModelSlot.poll`).  A model that fails to load, has
 another synth/parameter list than the playing one, or returns bad values on the warm-up inputs is
-rejected with a logged reason and the old model keeps playing.
+rejected with a logged reason and the old model keeps playing.  File mode may analyse hits with the
+longer-window encoder the card names under ``full_hit`` (:func:`load_full_hit`); live mode never loads it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scrapl_live.encoder.card import takes_length
+from scrapl_live.encoder.card import FULL_HIT_KEY, check_full_hit, takes_length
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,27 @@ def load_model(path: str | Path, threads: int = 1, like: LoadedModel | None = No
         if theta.shape != (len(model.param_names),) or not np.all(np.isfinite(theta)):
             raise ValueError(f"model {p} returned {theta.shape} / non-finite values on its warm-up input")
     return model
+
+
+def load_full_hit(model: LoadedModel, threads: int = 1) -> LoadedModel | None:
+    """The full-hit encoder ``model``'s card names under ``full_hit`` (a path relative to the card), loaded
+    and checked like any model (same synth and parameters, a longer window), or None when none is named.
+
+    A named encoder that is missing, broken or mismatched is a ValueError naming both files.
+    """
+    name = model.card.get(FULL_HIT_KEY)
+    if name is None:
+        return None
+    path = model.path.parent / str(name)
+    try:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"card key {FULL_HIT_KEY!r} must be a file name, got {name!r}")
+        full = load_model(path, threads)
+        check_full_hit(model.card, full.card, path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"model {model.path} names full-hit encoder {path}, which cannot be used: {exc}") \
+            from exc
+    return full
 
 
 class ModelSlot:
