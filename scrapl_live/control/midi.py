@@ -124,11 +124,15 @@ class MidiSink:
         self._off_label = event.label
 
     def on_refine(self, event: HitEvent) -> None:
-        """A refinement: the CCs whose value it changed, now (``cc_once``: all of them, if it is final)."""
+        """A refinement: the CCs whose value it changed, now (``cc_once``: all of them, if it is final), and
+        the confidence CC if the refined class's confidence changed it; the note already sent stays."""
         if not self.mapping.cc_once:
             self._send_changed(event.theta)
         elif event.final:
             for msg in self.mapping.cc_bytes(event.theta, self.param_names):
+                self._send(msg)
+        for msg in self.mapping.confidence_bytes(event.confidence):
+            if self._last_cc.get(msg[1]) != msg[2]:
                 self._send(msg)
 
     def on_params(self, t_samples: int, theta: np.ndarray, params: dict[str, float]) -> None:

@@ -1,8 +1,12 @@
 """Per-drum-class plugins: the mapping's ``[classes.<class>] plugin`` plays only the hits of that class.
 
 :func:`class_plugin_sinks` builds one :class:`~scrapl_live.control.plugins.PluginSink` per routed class,
-each wrapped in a :class:`ClassRouted` that hands it the hits of its class (their first prediction and
-refinements) and the engine's audio blocks (so an instrument renders, an effect processes).
+each wrapped in a :class:`ClassRouted` that hands it the hits of its class and the engine's audio
+blocks (so an instrument renders, an effect processes).  A hit's class can change as more of it is
+heard: each prediction goes to the plugin of the class it carries.  The first prediction (with the
+note, for an instrument) goes to the first label's plugin; a refinement's parameters go to the plugin
+of the refined label, so a hit first heard as a kick and refined to a snare sets the snare plugin's
+parameters — no second note is played anywhere.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from scrapl_live.live.events import HitEvent
 
 
 class ClassRouted:
-    """A hit/audio/close sink that passes on only the hits whose ``label`` is ``label``."""
+    """A hit/audio/close sink that passes on only the predictions (first or refined) whose ``label`` is
+    ``label``."""
 
     def __init__(self, label: str, sink: Any) -> None:
         self.label, self.sink = label, sink

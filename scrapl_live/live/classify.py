@@ -1,9 +1,12 @@
 """Drum-class head at run time (onnxruntime, no torch): a hit's first samples → (class, confidence).
 
 The exported head (``scrapl-live train-classifier``) is an ONNX file with a JSON card beside it (same
-stem): classes, sample rate, window (samples from the onset), SHA-256 of the ONNX file and the
-held-out accuracies it was measured at.  The engine calls :meth:`DrumClassifier.classify` on each hit's
-first window, so the class (which picks the MIDI note) goes out with the hit's first prediction.
+stem): classes, sample rate, the head windows (samples from the onset), SHA-256 of the ONNX file and
+the held-out accuracies it was measured at.  The network holds one head per window: fed a hit's first
+n samples (zero-padded to the longest window), it answers with the longest head whose window is at
+most n, so the class is known from the first ``windows[0]`` samples on and sharpens as more is heard.
+The engine calls :meth:`DrumClassifier.classify` at each prediction of a hit: the first one's class
+picks the MIDI note sent with it; later ones update the label and confidence.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-CARD_FORMAT = "scrapl-live-drumclass/1"
+CARD_FORMAT = "scrapl-live-drumclass/2"
 INPUT_NAME, OUTPUT_NAME = "audio", "probs"
 CLASSES: tuple[str, ...] = ("kick", "snare", "tom", "closed_hat", "open_hat", "cymbal", "clap", "other")
 
@@ -26,7 +29,8 @@ def card_path(path: str | Path) -> Path:
 
 
 class DrumClassifier:
-    """A loaded drum-class head. ``window``: samples it reads at ``sample_rate`` from the hit's onset."""
+    """A loaded drum-class head at ``sample_rate``: ``windows`` (ascending) are its heads' windows,
+    ``window`` the longest (samples it reads from the hit's onset), ``min_window`` the shortest."""
 
     def __init__(self, path: str | Path, threads: int = 1) -> None:
         from scrapl_live.encoder.card import file_sha256, ort_session
@@ -42,13 +46,17 @@ class DrumClassifier:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"classifier card {cpath} is not valid JSON: {exc}") from exc
         if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-            raise ValueError(f"{cpath} is not a {CARD_FORMAT} card")
+            raise ValueError(f"{cpath} is not a {CARD_FORMAT} card (re-export with `train-classifier`)")
         if tuple(card.get("classes", ())) != CLASSES:
             raise ValueError(f"classifier {self.path}: classes {card.get('classes')} are not {list(CLASSES)}")
         if file_sha256(self.path) != card.get("onnx", {}).get("sha256"):
             raise ValueError(f"classifier {self.path} does not match its card (SHA-256 differs): re-export")
         self.card = card
-        self.sample_rate, self.window = int(card["sample_rate"]), int(card["window"])
+        self.sample_rate = int(card["sample_rate"])
+        self.windows: tuple[int, ...] = tuple(int(w) for w in card.get("windows", ()))
+        if not self.windows or list(self.windows) != sorted(set(self.windows)):
+            raise ValueError(f"classifier card {cpath}: windows {list(self.windows)} must be ascending")
+        self.window, self.min_window = self.windows[-1], self.windows[0]
         try:
             self._session = ort_session(self.path, threads)
         except ModuleNotFoundError:  # onnxruntime itself is missing: the CLI names the extra to install
@@ -58,14 +66,16 @@ class DrumClassifier:
         self._batch = np.zeros((1, self.window), np.float32)
         self.classify(np.zeros(self.window, np.float32), self.sample_rate)  # warm-up: first call allocates
 
-    def window_at(self, sample_rate: int) -> int:
-        """Samples of input at ``sample_rate`` covering the head's window."""
-        return math.ceil(self.window * sample_rate / self.sample_rate)
+    def window_at(self, sample_rate: int, window: int | None = None) -> int:
+        """Samples of input at ``sample_rate`` covering ``window`` (default: the longest) at the head's
+        rate."""
+        return math.ceil((self.window if window is None else window) * sample_rate / self.sample_rate)
 
     def probabilities(self, window: np.ndarray, sample_rate: int) -> np.ndarray:
         """Class probabilities (len(CLASSES),) of a hit's first samples (N,) at ``sample_rate``.
 
-        Resampled to the head's rate; shorter input is zero-padded, longer cut to the window.
+        Resampled to the head's rate and read by the longest head whose window they cover (the shortest
+        head when they cover none: zero-padded, a poorer guess); longer input is cut to the window.
         """
         x = np.asarray(window, dtype=np.float32).reshape(-1)
         if sample_rate != self.sample_rate:
@@ -75,7 +85,8 @@ class DrumClassifier:
         n = min(x.size, self.window)
         self._batch[0, :n] = np.nan_to_num(x[:n], nan=0.0, posinf=0.0, neginf=0.0)
         self._batch[0, n:] = 0.0
-        return self._session.run([OUTPUT_NAME], {INPUT_NAME: self._batch})[0][0]
+        probs = self._session.run([OUTPUT_NAME], {INPUT_NAME: self._batch})[0].reshape(len(self.windows), -1)
+        return probs[max(0, int(np.searchsorted(self.windows, n, side="right")) - 1)]
 
     def classify(self, window: np.ndarray, sample_rate: int) -> tuple[str, float]:
         """(class, confidence in [0, 1]) of a hit's first samples (N,) at ``sample_rate``."""

@@ -7,12 +7,13 @@ each listed window at least ``REFINE_RATIO`` times the previous one, and always 
 hit): 256 → 1024 → 4096 → 8192 for windows 128…8192.  A single-window model has no refinement.  In
 the block in which a window completes:
 
-* stage 0 — encoder on W₀, the voice's first ``HEAD_SAMPLES`` rendered in numpy
-  (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very output block, sinks
-  told (``on_hit``); the rest of the voice is a job;
-* refinement — encoder on the longer window, sinks told (``on_refine``); a job re-renders the voice with
-  the new θ̂ from ``SPLICE_LEAD`` samples after its playing position and splices it in with a crossfade
-  (:meth:`OneShotMixer.splice`), so the block thread only runs the encoder.
+* stage 0 — encoder (and the drum classifier, if any) on W₀, the voice's first ``HEAD_SAMPLES``
+  rendered in numpy (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very
+  output block, sinks told (``on_hit``); the rest of the voice is a job;
+* refinement — encoder and classifier on the longer window (the label may change; the note sent at
+  stage 0 stays), sinks told (``on_refine``); a job re-renders the voice with the new θ̂ from
+  ``SPLICE_LEAD`` samples after its playing position and splices it in with a crossfade
+  (:meth:`OneShotMixer.splice`), so the block thread only runs the encoder and the classifier.
 
 The voice is level-matched to the input over the heard window (at most ``HEAD_SAMPLES``).  In file
 mode (``Engine(lookahead=True)``) only the full window is analysed, and the voice is placed exactly at
@@ -163,13 +164,10 @@ class HitMode:
             after = next((h.onset for h in self._pending if h.onset > hit.onset), hit.onset + n)
             win[min(after - hit.onset, n):] = 0.0
         theta = eng.infer(model, win, n_model)
+        label, confidence = self._classify(win)  # every stage: the label follows the longest window heard
         inference = watch.lap()
         peak = float(np.max(np.abs(win)))
         velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
-        if hit.stage == 0:
-            label, confidence = self._classify(win)
-        else:
-            label, confidence = hit.event.label, hit.event.confidence
         final = not hit.windows
         rest = self._voice(hit, theta, float(np.max(np.abs(win[:HEAD_SAMPLES]))), min(n, HEAD_SAMPLES)) \
             if eng.play_voices else None
@@ -189,10 +187,10 @@ class HitMode:
             eng.jobs.submit(lambda: eng.tap(event.t_samples, event.theta, model))
 
     def _classify(self, win: np.ndarray) -> tuple[str | None, float | None]:
-        """(label, confidence) of the hit's first window from the engine's classifier, if any; (None, None)
-        when the window is shorter than the classifier's own (a zero-padded one would be misread)."""
+        """(label, confidence) of the hit's window heard so far from the engine's classifier, if any;
+        (None, None) when the window is shorter than the classifier's shortest head."""
         clf = self.engine.classifier
-        if clf is None or win.size < clf.window_at(self.engine.sample_rate):
+        if clf is None or win.size < clf.window_at(self.engine.sample_rate, clf.min_window):
             return None, None
         label, confidence = clf.classify(win, self.engine.sample_rate)
         return str(label), float(confidence)

@@ -1,12 +1,14 @@
-"""The drum-class head: a small network from a hit's first samples to its class (kick, snare, hat, ...).
+"""The drum-class head: small networks from a hit's first samples to its class (kick, snare, hat, ...).
 
 :class:`DrumClassNet` takes the first ``window`` samples of a hit at 44.1 kHz, peak-normalises them, and
 computes three fixed spectral views inside the graph (so the exported ONNX file needs no feature code):
 log band energies of 64-sample frames over the attack, of 256-sample frames over the window (its time
-course) and of the whole window below 1.5 kHz (the pitch of a kick or a tom).  A two-layer MLP maps
-the standardised features to class probabilities.  Training (:func:`train_head`) fits only the MLP, on
-features of augmented one-shots (:func:`scrapl_live.train.classifier_data.augment`), and is
-deterministic given the seed.
+course) and of the whole window below 1.5 kHz (the pitch of a kick or a tom).  An ensemble of two-layer
+MLPs (``members``, probabilities averaged) maps the standardised features to class probabilities.
+:class:`DrumClassBank` holds one such head per window (128 … 2048 samples) over one input, so a hit is
+classified from however much of it has been heard (the longest head whose window is covered).
+Training (:func:`train_head`) fits only the MLPs, on features of augmented one-shots
+(:func:`scrapl_live.train.classifier_data.augment`), and is deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ SAMPLE_RATE = 44100
 MICRO, MICRO_HOP, MICRO_SPAN = 64, 32, 512
 """Attack view: 64-sample frames (hop 32) over the first 512 samples, 16 bands 300 Hz..20 kHz."""
 FRAME, HOP = 256, 128
-"""Body view: 256-sample frames (hop 128) over the whole window, 40 bands 40 Hz..20 kHz."""
+"""Body view: 256-sample frames (hop 128) over the whole window, 40 bands 40 Hz..20 kHz (a window
+shorter than a frame is one frame)."""
+MIN_WINDOW = 128
+"""Shortest head window (samples at 44.1 kHz): live mode's shortest first window."""
 LOW_HZ, LOW_FFT = 1500.0, 2048
 """Pitch view: the whole window zero-padded to ≥ 2048 points, bins below 1.5 kHz, 40 bands."""
 
@@ -69,42 +74,66 @@ class _View(nn.Module):
 
 
 class DrumClassNet(nn.Module):
-    """audio (B, window) at 44.1 kHz → class probabilities (B, len(CLASSES)).
+    """audio (B, ≥ window) at 44.1 kHz → class probabilities (B, len(CLASSES)) of its first ``window``.
 
-    window ≥ 256 samples. ``features`` is the fixed front end (B, F), standardised by buffers that
-    :func:`train_head` fits.
+    window ≥ MIN_WINDOW samples. ``features`` is the fixed front end (B, F), standardised by buffers that
+    :func:`train_head` fits; ``members`` MLPs of the same shape are averaged (an ensemble).
     """
 
-    def __init__(self, window: int, hidden: int = 128, dropout: float = 0.2) -> None:
+    def __init__(self, window: int, hidden: int = 128, dropout: float = 0.2, members: int = 1) -> None:
         super().__init__()
-        if window < FRAME:
-            raise ValueError(f"window must be >= {FRAME} samples, got {window}")
+        if window < MIN_WINDOW:
+            raise ValueError(f"window must be >= {MIN_WINDOW} samples, got {window}")
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members}")
         self.window = int(window)
+        frame = min(FRAME, window)
         self.views = nn.ModuleList([
             _View(MICRO, MICRO_HOP, min(MICRO_SPAN, window), MICRO, SAMPLE_RATE / 2, 300.0, 16),
-            _View(FRAME, HOP, window, FRAME, SAMPLE_RATE / 2, 40.0, 40),
+            _View(frame, HOP, window, frame, SAMPLE_RATE / 2, 40.0, 40),
             _View(window, window, window, max(window, LOW_FFT), LOW_HZ, 40.0, 40),
         ])
         n_features = sum(v.n_features for v in self.views)
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
-        self.head = nn.Sequential(
+        self.heads = nn.ModuleList([nn.Sequential(
             nn.Linear(n_features, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, len(CLASSES)),
-        )
+        ) for _ in range(members)])
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio (B, window) → standardised features (B, F) of the peak-normalised window."""
-        x = (audio / (audio.abs().amax(dim=-1, keepdim=True) + 1e-4)).unsqueeze(1)
+        """audio (B, ≥ window) → standardised features (B, F) of its peak-normalised first window."""
+        x = audio[:, : self.window]
+        x = (x / (x.abs().amax(dim=-1, keepdim=True) + 1e-4)).unsqueeze(1)
         f = torch.cat([view(x) for view in self.views], dim=1)
         return (f - self.mean) / self.std
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.head(self.features(audio)), dim=-1)
+        f = self.features(audio)
+        return torch.stack([torch.softmax(head(f), dim=-1) for head in self.heads]).mean(0)
+
+
+class DrumClassBank(nn.Module):
+    """audio (B, max window) at 44.1 kHz → probabilities (B, K, len(CLASSES)) of each of K heads.
+
+    Head k reads the first ``windows[k]`` samples (ascending); a caller that has heard n samples reads
+    the longest head with ``windows[k] <= n`` (the input zero-padded beyond n).
+    """
+
+    def __init__(self, heads: list[DrumClassNet]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(sorted(heads, key=lambda h: h.window))
+        self.windows = tuple(h.window for h in self.nets)
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError(f"one head per window, got windows {self.windows}")
+        self.window = self.windows[-1]
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(audio) for net in self.nets], dim=1)
 
 
 def cached_features(net: DrumClassNet, windows: np.ndarray, batch: int = 1024) -> torch.Tensor:
-    """Front-end features (M, F) of windows (M, window), without the standardisation."""
+    """Front-end features (M, F) of windows (M, ≥ window), without the standardisation."""
     with torch.no_grad():
         mean, std = net.mean.clone(), net.std.clone()
         net.mean.zero_()
@@ -118,13 +147,12 @@ def cached_features(net: DrumClassNet, windows: np.ndarray, batch: int = 1024) -
 
 def train_head(net: DrumClassNet, windows: np.ndarray, labels: np.ndarray, seed: int = 0,
                epochs: int = 40, batch: int = 256, lr: float = 2e-3) -> list[float]:
-    """Fit the standardisation and the MLP on windows (M, window) float32 with labels (M,) int.
+    """Fit the standardisation and each MLP of ``net`` on windows (M, ≥ window) float32, labels (M,) int.
 
-    The loss weights classes by inverse frequency (a rare class counts as much as a common one).
-    Deterministic given ``seed``. Returns the mean training loss per epoch.
+    The loss weights classes by inverse frequency (a rare class counts as much as a common one).  Member
+    m is initialised and shuffled from ``seed + m``: deterministic given ``seed``.  Returns the mean
+    training loss per epoch (averaged over the members).
     """
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     feats = cached_features(net, windows)
     net.mean.copy_(feats.mean(0))
     net.std.copy_(feats.std(0).clamp_min(1e-3))
@@ -133,28 +161,47 @@ def train_head(net: DrumClassNet, windows: np.ndarray, labels: np.ndarray, seed:
     counts = torch.bincount(y, minlength=len(CLASSES)).float()
     weight = torch.where(counts > 0, counts.sum() / (len(CLASSES) * counts.clamp_min(1)), 0.0)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
-    opt = torch.optim.AdamW(net.head.parameters(), lr=lr, weight_decay=1e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    history = np.zeros(epochs)
     net.train()
-    history = []
-    for _ in range(epochs):
-        order = torch.randperm(len(y), generator=gen)
-        total = 0.0
-        for i in range(0, len(y), batch):
-            idx = order[i : i + batch]
-            loss = loss_fn(net.head(feats[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        sched.step()
-        history.append(total / len(y))
+    for m, head in enumerate(net.heads):
+        torch.manual_seed(seed + m)
+        for layer in head:
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+        gen = torch.Generator().manual_seed(seed + m)
+        opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-3)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        for epoch in range(epochs):
+            order = torch.randperm(len(y), generator=gen)
+            total = 0.0
+            for i in range(0, len(y), batch):
+                idx = order[i : i + batch]
+                loss = loss_fn(head(feats[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            sched.step()
+            history[epoch] += total / len(y) / len(net.heads)
     net.eval()
-    return history
+    return history.tolist()
+
+
+HALF_MIN_SIZE = 1024
+"""Tensors of at least this many values are stored in float16 (kernels and MLP weights)."""
+
+
+def round_to_half(net: nn.Module) -> None:
+    """Round every parameter and buffer of ≥ HALF_MIN_SIZE values to float16 precision, in place: the
+    exported file stores them in float16 (half its size), so torch and onnxruntime compute the same."""
+    with torch.no_grad():
+        for t in net.state_dict().values():
+            if t.is_floating_point() and t.numel() >= HALF_MIN_SIZE:
+                t.copy_(t.half().float())
 
 
 def predict(net: DrumClassNet, windows: np.ndarray) -> np.ndarray:
-    """Class probabilities (M, C) of windows (M, window)."""
+    """Class probabilities (M, C) of windows (M, ≥ window)."""
     with torch.no_grad():
         return net(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))).numpy()
 

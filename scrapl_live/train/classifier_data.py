@@ -83,15 +83,21 @@ def load_items(items: list[OneShot], sample_rate: int, n: int) -> tuple[list[np.
     return heads, kept
 
 
+EQ_DB = 6.0
+"""Largest gain of the random equaliser (dB): a tilt of up to ±EQ_DB/3 dB per octave around 1 kHz and
+one bell of up to ±EQ_DB (chosen on the validation kits, see docs/results.md "Drum classes")."""
+
+
 def augment(heads: list[np.ndarray], labels: np.ndarray, n: int, copies: int, rng: np.random.Generator,
-            sample_rate: int, background: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+            sample_rate: int, background: float = 0.6, eq_db: float = EQ_DB) -> tuple[np.ndarray, np.ndarray]:
     """``copies`` varied windows (n,) per head, as a detector would hand them to the classifier.
 
     Each copy: speed ×[0.92, 1.08] (pitch and decay), onset jitter of -32..+96 samples (early: a little
     silence first; late: the attack is cut), with probability ``background`` the tail of another
     one-shot (30-500 ms after its attack, peak 0.05-1.5× the hit's) underneath — a hat struck over a
-    ringing kick keeps its own label — and a noise floor 35-70 dB down.  heads: one-shots from their
-    attack at ``sample_rate``, each at least 0.5 s + 1.1·(n + 96) long; labels (H,) int.
+    ringing kick keeps its own label — a noise floor 35-70 dB down, and a random equaliser
+    (:func:`random_eq`: another microphone, room or mixing chain).  heads: one-shots from their attack
+    at ``sample_rate``, each at least 0.5 s + 1.1·(n + 96) long; labels (H,) int.
     Returns windows (H·copies, n) float32 and their labels.
     """
     out = np.zeros((len(heads) * copies, n), np.float32)
@@ -112,4 +118,25 @@ def augment(heads: list[np.ndarray], labels: np.ndarray, n: int, copies: int, rn
             noise_db = rng.uniform(-70.0, -35.0)
             x = x + rng.standard_normal(n).astype(np.float32) * (peak * 10 ** (noise_db / 20))
             out[i * copies + c] = x
-    return out, np.repeat(labels, copies)
+    return random_eq(out, rng, sample_rate, eq_db), np.repeat(labels, copies)
+
+
+def random_eq(windows: np.ndarray, rng: np.random.Generator, sample_rate: int, max_db: float,
+              chunk: int = 4096) -> np.ndarray:
+    """Each window (M, n) through its own zero-phase equaliser: gain in dB = tilt·log2(f / 1 kHz) + a bell
+    of ±max_db at 250 Hz..16 kHz, 0.5-2 octaves wide (tilt within ±max_db/3 dB per octave).  Applied in
+    the frequency domain with 2n points (no wrap-around of the filter's tail).  Returns (M, n) float32."""
+    if max_db <= 0:
+        return windows
+    m, n = windows.shape
+    octaves = np.log2(np.maximum(np.fft.rfftfreq(2 * n, 1 / sample_rate), 20.0) / 1000.0)[None]
+    tilt = rng.uniform(-max_db, max_db, (m, 1)) / 3
+    centre, width = rng.uniform(-2, 4, (m, 1)), rng.uniform(0.5, 2, (m, 1))
+    bell = rng.uniform(-max_db, max_db, (m, 1))
+    out = np.empty_like(windows, dtype=np.float32)
+    for i in range(0, m, chunk):  # bounded memory for large sets
+        j = slice(i, i + chunk)
+        db = tilt[j] * octaves + bell[j] * np.exp(-0.5 * ((octaves - centre[j]) / width[j]) ** 2)
+        spec = np.fft.rfft(windows[j], n=2 * n, axis=1) * 10 ** (db / 20)
+        out[j] = np.fft.irfft(spec, n=2 * n, axis=1)[:, :n]
+    return out

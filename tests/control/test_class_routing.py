@@ -112,3 +112,47 @@ def test_a_bad_class_plugin_names_the_class(tmp_path: Path) -> None:
     path.write_text('[params.a]\ncc = 20\n\n[classes.kick]\nplugin = "builtin:NoSuchPlugin"\n')
     with pytest.raises(ValueError, match="classes.kick.plugin"):
         class_plugin_sinks(load_mapping(path), NAMES, SR)
+
+
+def _refined(i: int, t: int, label: str, conf: float, theta_a: float) -> HitEvent:
+    theta = np.array([theta_a, 0.75], np.float32)
+    return HitEvent(i, t, 0.8, theta, {"a": theta_a, "b": 0.75}, 1, True, label, conf)
+
+
+def test_a_refined_class_moves_the_hit_to_its_plugin_without_a_second_note(tmp_path: Path) -> None:
+    from scrapl_live.control.mapping import load_mapping
+    from scrapl_live.control.routing import class_plugin_sinks
+
+    path = tmp_path / "map.toml"
+    path.write_text('[params.a]\nplugin = "room_size"\n\n[classes.snare]\nplugin = "builtin:Reverb"\n\n'
+                    '[classes.kick]\nplugin = "builtin:Reverb"\n')
+    sinks = {s.label: s for s in class_plugin_sinks(load_mapping(path), NAMES, SR)}
+    block = np.zeros(256, np.float32)
+    kick, snare = sinks["kick"].sink.plugin, sinks["snare"].sink.plugin
+    first = _event(0, 0, "kick", 0.5)  # θ_a = 0.25
+    for s in sinks.values():
+        s.on_hit(first)
+        s.render(block, 0)
+    snare_before = snare.room_size
+    assert abs(kick.room_size - 0.25) < 1e-6
+    for s in sinks.values():  # heard longer: a snare, θ_a = 0.6
+        s.on_refine(_refined(0, 0, "snare", 0.8, 0.6))
+        s.render(block, 256)
+    assert abs(snare.room_size - 0.6) < 1e-6 and snare_before != snare.room_size
+    assert abs(kick.room_size - 0.25) < 1e-6  # the kick plugin no longer follows this hit
+    for s in sinks.values():
+        s.close()
+
+
+def test_live_midi_refinement_updates_the_confidence_but_not_the_note() -> None:
+    mapping = default_mapping(NAMES)
+    port = _Port()
+    sink = MidiSink(mapping, NAMES, SR, midi_out=port)
+    sink.on_hit(_event(0, 0, "kick", 0.5))
+    sink.on_refine(_refined(0, 0, "snare", 1.0, 0.25))
+    sink.on_refine(_refined(0, 0, "snare", 1.0, 0.25))  # unchanged: nothing new
+    sink.close()
+    conf = [m[2] for m in port.sent if m[0] & 0xF0 == 0xB0 and m[1] == mapping.confidence_cc]
+    assert conf == [64, 127]
+    assert [m[1] for m in port.sent if m[0] & 0xF0 == 0x90] == [36]  # one note: the first label's
+    assert [m[1] for m in port.sent if m[0] & 0xF0 == 0x80] == [36]

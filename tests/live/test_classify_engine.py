@@ -1,5 +1,6 @@
-"""The shipped drum-class head in the engine: found through the tr808 card, labels in file mode, no
-label from a window shorter than the head's; the PNG shows the classes."""
+"""The shipped drum-class head in the engine: found through the tr808 card, labels in file mode and at
+every live stage (from the first window on), none from a window shorter than the shortest head; the
+PNG shows the classes."""
 
 from __future__ import annotations
 
@@ -37,16 +38,47 @@ def test_the_tr808_card_names_the_shipped_head() -> None:
     assert classifier_for(load_model(MODELS / "granular.onnx")) is None
 
 
-def test_file_mode_labels_every_hit_and_a_short_live_window_leaves_it_unlabelled() -> None:
+class _Events:
+    """Hit sink recording every prediction the engine hands out."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def on_hit(self, event) -> None:  # noqa: ANN001 - HitEvent
+        self.events.append(event)
+
+    on_refine = on_hit
+
+
+def test_file_mode_labels_every_hit() -> None:
     offline = Engine(MODELS / "tr808.onnx", SR, 256, lookahead=True, play_voices=False)
     run_signal(offline, _pattern())
     hits = list(offline.recent_hits)
     assert len(hits) == 3
     assert all(h.label == "kick" and 0.0 < h.confidence <= 1.0 for h in hits)
-    live = Engine(MODELS / "tr808.onnx", SR, 256, play_voices=False, first_window=256)
-    run_signal(live, _pattern())
-    first = [h for h in live.recent_hits]
-    assert first and all(h.label is None for h in first)  # 256 samples < the head's 2048: not guessed
+
+
+@pytest.mark.parametrize("first_window", [128, 256, 1024])
+def test_live_hits_are_classified_from_the_first_window_and_at_each_refinement(first_window: int) -> None:
+    sink = _Events()
+    live = Engine(MODELS / "tr808.onnx", SR, 256, sinks=[sink], play_voices=False, first_window=first_window)
+    schedule = live.strategy.schedule(live.slot.current)
+    assert schedule[0] == first_window and len(schedule) > 1
+    x = _pattern()
+    run_signal(live, x)
+    assert [e.stage for e in sink.events] == list(range(len(schedule))) * 3
+    clf = load_classifier(MODELS / "drumclass.onnx")  # a second session: the expectation
+    for e in sink.events:  # each label is the head's answer on exactly the window heard at that stage
+        label, confidence = clf.classify(x[e.t_samples : e.t_samples + schedule[e.stage]], SR)
+        assert e.label == label and abs(e.confidence - confidence) < 1e-5
+    assert {e.label for e in sink.events if e.stage == len(schedule) - 1} == {"kick"}
+
+
+def test_a_window_shorter_than_the_shortest_head_is_not_guessed() -> None:
+    live = Engine(MODELS / "tr808.onnx", SR, 256, play_voices=False)
+    n = live.classifier.min_window - 1
+    assert live.strategy._classify(_kick()[:n]) == (None, None)
+    assert live.strategy._classify(_kick()[: n + 1])[0] is not None
 
 
 def test_a_broken_named_head_is_one_clear_error(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Drum-class head: front end against closed forms, deterministic training, augmentation, export →
-onnxruntime round trip, and the train-classifier command on a small generated corpus."""
+"""Drum-class head: front end against closed forms, deterministic training, the ensemble and the bank of
+windows, augmentation, export → onnxruntime round trip, and the train-classifier command on a small
+generated corpus."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import torch
 from scrapl_live.live.classify import CLASSES, load_classifier
 from scrapl_live.train.classifier import (
     FRAME,
+    MIN_WINDOW,
     SAMPLE_RATE,
+    DrumClassBank,
     DrumClassNet,
     balanced_accuracy,
     per_class_accuracy,
     predict,
     train_head,
 )
-from scrapl_live.train.classifier_cli import pick_window
 from scrapl_live.train.classifier_data import augment, corpus_items, load_head
 
 SR = SAMPLE_RATE
@@ -53,9 +55,55 @@ def test_body_view_puts_a_sine_in_its_band() -> None:
         assert (energies.argmax(dim=1) == expected).all()
 
 
-def test_window_shorter_than_a_frame_is_refused() -> None:
+def test_window_shorter_than_the_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="window"):
-        DrumClassNet(FRAME - 1)
+        DrumClassNet(MIN_WINDOW - 1)
+    with pytest.raises(ValueError, match="members"):
+        DrumClassNet(256, members=0)
+
+
+def test_a_head_reads_only_its_window_and_averages_its_members() -> None:
+    torch.manual_seed(0)
+    net = DrumClassNet(MIN_WINDOW, hidden=8, members=3).eval()
+    x = torch.randn(4, 2048)
+    y = x.clone()
+    y[:, MIN_WINDOW:] = torch.randn(4, 2048 - MIN_WINDOW)  # different beyond the window
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(y))
+        members = torch.stack([torch.softmax(h(net.features(x)), -1) for h in net.heads])
+        torch.testing.assert_close(net(x), members.mean(0))
+        assert not torch.allclose(members[0], members[1])
+        torch.testing.assert_close(net(x).sum(-1), torch.ones(4))
+
+
+def test_round_to_half_rounds_large_tensors_only() -> None:
+    from scrapl_live.train.classifier import HALF_MIN_SIZE, round_to_half
+
+    net = DrumClassNet(256, hidden=64)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    round_to_half(net)
+    for k, v in net.state_dict().items():
+        if v.is_floating_point() and v.numel() >= HALF_MIN_SIZE:
+            torch.testing.assert_close(v, before[k].half().float(), rtol=0, atol=0)
+            assert not torch.equal(v, before[k]) or k.endswith("bands")  # 0/1 matrices are exact
+        else:
+            assert torch.equal(v, before[k])
+
+
+def test_the_bank_answers_each_head_on_its_own_window() -> None:
+    torch.manual_seed(0)
+    heads = [DrumClassNet(w, hidden=8).eval() for w in (1024, 128, 256)]
+    bank = DrumClassBank(heads).eval()
+    assert bank.windows == (128, 256, 1024) and bank.window == 1024
+    x = torch.randn(2, 1024)
+    with torch.no_grad():
+        out = bank(x)
+        assert out.shape == (2, 3, len(CLASSES))
+        for k, w in enumerate(bank.windows):
+            solo = next(h for h in heads if h.window == w)
+            torch.testing.assert_close(out[:, k], solo(x[:, :w]))
+    with pytest.raises(ValueError, match="one head per window"):
+        DrumClassBank([DrumClassNet(256), DrumClassNet(256)])
 
 
 def _toy(rng: np.random.Generator, n: int, per: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +124,7 @@ def test_training_is_deterministic_given_the_seed_and_learns_a_separable_pair() 
     same = [torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values(),
                                                strict=True)]
     assert all(same)
-    assert not torch.equal(nets[0].head[0].weight, nets[2].head[0].weight)
+    assert not torch.equal(nets[0].heads[0][0].weight, nets[2].heads[0][0].weight)
     fresh_x, fresh_y = _toy(np.random.default_rng(5), 256)
     pred = predict(nets[0], fresh_x).argmax(1)
     acc = per_class_accuracy(pred, fresh_y)
@@ -108,12 +156,6 @@ def test_load_head_starts_at_the_attack(tmp_path: Path) -> None:
     assert load_head(tmp_path / "silent.wav", SR, 2048) is None
 
 
-def test_pick_window_prefers_the_shortest_close_to_the_best() -> None:
-    assert pick_window({256: 0.80, 512: 0.90, 1024: 0.91}) == 512
-    assert pick_window({256: 0.95, 512: 0.90}) == 256
-    assert pick_window({256: 0.5, 512: 0.9}, tolerance=0.0) == 512
-
-
 def _corpus(root: Path) -> None:
     """Three kits (train, val, test) of kicks and closed hats, with a scrapl-live-drums style manifest."""
     rng = np.random.default_rng(3)
@@ -138,32 +180,39 @@ def test_corpus_items_reads_class_split_and_moves_val_kits(tmp_path: Path) -> No
     assert {i.split for i in moved if i.kit == "src/B"} == {"val"}
 
 
-def test_train_classifier_command_exports_a_working_head(tmp_path: Path) -> None:
+def test_train_classifier_command_exports_a_working_bank(tmp_path: Path) -> None:
     from scrapl_live.cli import main
 
     _corpus(tmp_path)
     out = tmp_path / "m" / "head.onnx"
     report = tmp_path / "report.json"
-    rc = main(["train-classifier", "--data", str(tmp_path), "-o", str(out), "--windows", "256", "512",
+    rc = main(["train-classifier", "--data", str(tmp_path), "-o", str(out), "--windows", "128", "512",
                "--copies", "3", "--epochs", "15", "--report", str(report)])
     assert rc == 0
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["classes"] == list(CLASSES) and card["window"] in (256, 512)
+    assert card["classes"] == list(CLASSES) and card["windows"] == [128, 512] and card["window"] == 512
     assert card["training"]["test_kits"] == ["src/T"] and card["training"]["val_kits"] == ["src/V"]
-    assert set(json.loads(report.read_text())["windows"]) == {"256", "512"}
+    assert set(card["by_window"]) == {"128", "512"} and card["training"]["members"] == 3
+    assert set(json.loads(report.read_text())["windows"]) == {"128", "512"}
     clf = load_classifier(out)
-    assert clf.window == card["window"] and clf.sample_rate == SR
+    assert clf.windows == (128, 512) and clf.window == 512 and clf.min_window == 128
+    assert clf.sample_rate == SR
     rng = np.random.default_rng(11)
     for make, cls in ((kick, "kick"), (hat, "closed_hat")):
         x = make(rng)
-        label, confidence = clf.classify(x[: clf.window], SR)
-        assert label == cls and 0.5 < confidence <= 1.0
+        for n in (128, 300, 512):
+            label, confidence = clf.classify(x[:n], SR)
+            assert label == cls and 0.5 < confidence <= 1.0
         probs = clf.probabilities(x, SR)
         assert probs.shape == (len(CLASSES),) and abs(float(probs.sum()) - 1) < 1e-5
+        # fewer than 512 samples heard: the 128 head answers, from its first 128 samples only
+        np.testing.assert_allclose(clf.probabilities(x[:511], SR), clf.probabilities(x[:128], SR), atol=1e-6)
+        assert not np.allclose(clf.probabilities(x[:512], SR), clf.probabilities(x[:128], SR))
         # the same hit at another engine rate: resampled to the head's rate first
         from scrapl_live.audio import resample
 
         assert clf.classify(resample(x, SR, 48000)[: clf.window_at(48000)], 48000)[0] == cls
+        assert clf.classify(resample(x, SR, 48000)[: clf.window_at(48000, 128)], 48000)[0] == cls
     # onnxruntime agrees with the torch network it was exported from
     assert card["onnx"]["parity_max_abs"] < 1e-4
 
@@ -188,7 +237,27 @@ def test_train_classifier_rejects_bad_arguments(tmp_path: Path, capsys: pytest.C
     _corpus(tmp_path)
     assert main(["train-classifier", "--data", str(tmp_path), "-o", str(tmp_path / "x.pt")]) == 1
     assert "-o/--output must end in .onnx" in capsys.readouterr().err
-    assert main(["train-classifier", "--data", str(tmp_path), "--windows", "128"]) == 1
-    assert "--windows must be >= 256" in capsys.readouterr().err
+    assert main(["train-classifier", "--data", str(tmp_path), "--windows", "64"]) == 1
+    assert "--windows must be >= 128" in capsys.readouterr().err
+    assert main(["train-classifier", "--data", str(tmp_path), "--windows", "256", "256"]) == 1
+    assert "--windows must be different" in capsys.readouterr().err
+    assert main(["train-classifier", "--data", str(tmp_path), "--eq-db", "-1"]) == 1
+    assert "--eq-db must be in 0..24" in capsys.readouterr().err
     assert main(["train-classifier", "--data", str(tmp_path / "none")]) == 1
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_random_eq_gain_at_1khz_is_the_bell_alone_and_bounded() -> None:
+    from scrapl_live.train.classifier_data import random_eq
+
+    n = 4096
+    sine = np.sin(2 * np.pi * 1000.0 * np.arange(n) / SR).astype(np.float32)
+    x = np.tile(sine, (200, 1))
+    assert random_eq(x, np.random.default_rng(0), SR, 0.0) is x
+    y = random_eq(x, np.random.default_rng(0), SR, 6.0)
+    assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_array_equal(y, random_eq(x, np.random.default_rng(0), SR, 6.0))
+    mid = slice(1024, 3072)  # away from the window's edges
+    gain_db = 20 * np.log10(np.sqrt(np.mean(y[:, mid] ** 2, 1)) / np.sqrt(np.mean(x[:, mid] ** 2, 1)))
+    # at 1 kHz the tilt term is 0: the gain is the bell's, within ±6 dB, and it varies from copy to copy
+    assert np.all(np.abs(gain_db) <= 6.0 + 0.1) and gain_db.std() > 1.0
