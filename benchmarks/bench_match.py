@@ -1,11 +1,13 @@
 """How closely the TR-808 resynthesis matches held-out real drum hits: encoders, refinement, search limit.
 
-Hits: the test kits of a ``scrapl-live data drums`` corpus (never trained on), up to ``--per-kit`` spread
-evenly over each kit, onset-aligned and peak-normalised as in training (1 s at 44.1 kHz).  Rows: a
-constant θ̂ = 0.5; each encoder given (``.onnx`` or ``.pt``); each + per-hit refinement
-(:mod:`scrapl_live.refine`, ``--steps``); refinement from scratch (``--starts`` random starts, no
-encoder).  Columns: MR-STFT distance (auraloss defaults), MSS log+lin, the full JTFS distance (tr808
-483-path preset, log1p), transient and decay loudness L1 (dB), seconds per hit (prediction and search).
+Hits: the test kits of a ``scrapl-live data drums`` corpus (never trained on; ``--split val`` takes
+the validation kit instead, the one that chooses between models), up to ``--per-kit`` spread evenly
+over each kit, onset-aligned and peak-normalised as in training (1 s at 44.1 kHz).  Rows: a constant
+θ̂ = 0.5; each encoder given (``.onnx`` or ``.pt``); each + per-hit refinement
+(:mod:`scrapl_live.refine`, ``--steps``; ``--no-refine`` skips it); refinement from scratch
+(``--starts`` random starts, no encoder).  Columns: MR-STFT distance (auraloss defaults), MSS
+log+lin, the full JTFS distance (tr808 483-path preset, log1p), transient and decay loudness L1 (dB),
+seconds per hit (prediction and search).
 
     python benchmarks/bench_match.py models/tr808.onnx runs/RUN/best.pt --data data/drums \\
         --out docs/figures/match   # writes match.json, match.md and match.png
@@ -22,12 +24,12 @@ import numpy as np
 import torch
 
 
-def held_out_hits(root: str, per_kit: int) -> tuple[torch.Tensor, list[str]]:
-    """(B, 1, N) test-kit hits of the corpus at ``root`` and each hit's "kit/file" name."""
+def held_out_hits(root: str, per_kit: int, split: str = "test") -> tuple[torch.Tensor, list[str]]:
+    """(B, 1, N) hits of the corpus at ``root``'s ``split`` kits and each hit's "kit/file" name."""
     from scrapl_live.train.datasets import OneShotFolderDataset
     from scrapl_live.train.evaluate import spread_indices
 
-    ds = OneShotFolderDataset(root, 44100, 44100, "test")
+    ds = OneShotFolderDataset(root, 44100, 44100, split)
     kits: dict[str, list[int]] = {}
     for i, f in enumerate(ds.files):
         kits.setdefault(f.parent.name, []).append(i)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> dict:
     from scrapl_live.train.evaluate import load_predictor
 
     torch.set_num_threads(args.threads)
-    x, names = held_out_hits(args.data, args.per_kit)
+    x, names = held_out_hits(args.data, args.per_kit, args.split)
     b = x.shape[0]
     synth = synths.get("tr808", pre_delay=0, max_shift=0)
     seeds = torch.arange(b)  # the noise seeds refine() renders with (seed 0)
@@ -93,6 +95,8 @@ def run(args: argparse.Namespace) -> dict:
             theta = predict(x[:, 0, :window]).float().clamp(0, 1).numpy()
         t_enc = time.perf_counter() - t0
         record(model, theta, t_enc)
+        if not args.refine:
+            continue
         res = refine(x[:, 0].numpy(), theta, steps=args.steps, device="cpu", progress=False)
         record(f"{model} + refine {args.steps}", res.theta, t_enc + res.seconds)
     if args.starts:
@@ -142,7 +146,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", help="encoders (.onnx or .pt)")
     p.add_argument("--data", default="data/drums", help="drum corpus (scrapl-live data drums)")
-    p.add_argument("--per-kit", type=int, default=8, help="hits per test kit")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="kits the hits come from (val: the kit that chooses between models)")
+    p.add_argument("--per-kit", type=int, default=8, help="hits per kit")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="each encoder + per-hit refinement")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="refinement steps (default: refine's)")
     p.add_argument("--starts", type=int, default=4, help="random starts of the from-scratch search (0: skip)")
     p.add_argument("--jtfs", action=argparse.BooleanOptionalAction, default=True, help="full JTFS distance")
