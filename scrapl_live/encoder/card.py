@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CARD_FORMAT = "scrapl-live-encoder/1"
 INPUT_NAME = "audio"
@@ -87,6 +90,26 @@ def check_full_hit(live: dict[str, Any], full: dict[str, Any], path: str | Path)
             f"{path} takes {full['window']} samples at {full['sample_rate']} Hz, no longer than the live "
             f"model's {live['window']} at {live['sample_rate']} Hz"
         )
+
+
+def load_named(model_path: str | Path, card: dict[str, Any], key: str, what: str,
+               load: Callable[[Path], T]) -> T | None:
+    """The companion file a model card names under ``key`` (a file name beside the model), opened with
+    ``load``; None when the card has no such key.
+
+    A named file that is missing or cannot be used (``load`` raising FileNotFoundError / ValueError), or a
+    key that is not a file name, is a ValueError naming both files.
+    """
+    name = card.get(key)
+    if name is None:
+        return None
+    path = Path(model_path).parent / str(name)
+    try:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"card key {key!r} must be a file name, got {name!r}")
+        return load(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"model {model_path} names {what} {path}, which cannot be used: {exc}") from exc
 
 
 def check_onnx_file(path: str | Path, card: dict[str, Any]) -> Path:

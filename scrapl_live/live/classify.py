@@ -106,12 +106,7 @@ def classifier_for(model: Any, threads: int = 1) -> DrumClassifier | None:
     model: a ``LoadedModel`` (its ``encoder.card`` and ``path``). A named head that is missing or
     broken is a ValueError naming both files.
     """
+    from scrapl_live.encoder.card import load_named
+
     card = getattr(getattr(model, "encoder", None), "card", None) or {}
-    name = card.get("classifier")
-    if not name:
-        return None
-    path = Path(model.path).parent / str(name)
-    try:
-        return load_classifier(path, threads)
-    except (FileNotFoundError, ValueError) as exc:
-        raise ValueError(f"model {model.path} names classifier {path}, which cannot be used: {exc}") from exc
+    return load_named(model.path, card, "classifier", "classifier", lambda p: load_classifier(p, threads))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scrapl_live.encoder.card import FULL_HIT_KEY, check_full_hit, takes_length
+from scrapl_live.encoder.card import FULL_HIT_KEY, check_full_hit, load_named, takes_length
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +110,12 @@ def load_full_hit(model: LoadedModel, threads: int = 1) -> LoadedModel | None:
 
     A named encoder that is missing, broken or mismatched is a ValueError naming both files.
     """
-    name = model.card.get(FULL_HIT_KEY)
-    if name is None:
-        return None
-    path = model.path.parent / str(name)
-    try:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"card key {FULL_HIT_KEY!r} must be a file name, got {name!r}")
+    def load(path: Path) -> LoadedModel:
         full = load_model(path, threads)
         check_full_hit(model.card, full.card, path)
-    except (FileNotFoundError, ValueError) as exc:
-        raise ValueError(f"model {model.path} names full-hit encoder {path}, which cannot be used: {exc}") \
-            from exc
-    return full
+        return full
+
+    return load_named(model.path, model.card, FULL_HIT_KEY, "full-hit encoder", load)
 
 
 class ModelSlot:

@@ -38,6 +38,17 @@ def test_the_tr808_card_names_the_shipped_head() -> None:
     assert classifier_for(load_model(MODELS / "granular.onnx")) is None
 
 
+@pytest.mark.parametrize(("name", "reason"), [("", "must be a file name"), (7, "must be a file name"),
+                                            ("missing.onnx", "classifier not found")])
+def test_a_card_naming_an_unusable_head_is_one_error_naming_both_files(tmp_path: Path, name: object,
+                                                                      reason: str) -> None:
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(path=tmp_path / "m.onnx", encoder=SimpleNamespace(card={"classifier": name}))
+    with pytest.raises(ValueError, match=rf"model .*m\.onnx names classifier .*cannot be used: .*{reason}"):
+        classifier_for(model)
+
+
 class _Events:
     """Hit sink recording every prediction the engine hands out."""
 
