@@ -6,7 +6,11 @@ band — the whole signal (high-passed at 30 Hz), its part above ``high_hz`` (wh
 ringing kick stands out) and below ``low_hz`` (a kick under a cymbal) — is squared and averaged over
 short frames (``frame_s``, one every ``hop_s``).  A frame's level (dB) is compared with a peak hold of
 the band's levels from ``lag_s`` earlier on, falling by ``release_db_per_s``: a hit's own decay stays
-under the held peak; a new hit rises above it by ``threshold_db`` within a hop or two of its attack.
+under the held peak; a new hit rises above it by ``threshold_db`` within ``lag_s`` of its attack.  The
+lag is long enough (5 ms) for a soft hit over a ringing one, whose level climbs over a few ms as its
+energy builds over the ring, to count in full; in the low band it is ``low_lag_s`` (1.5 ms), as a
+frame of a band below ``low_hz`` holds few cycles and its level wobbles by tens of dB from frame to
+frame on a noise floor (a long lag there lets that wobble pass as hits).
 Before the stream's first frames the hold has no history: it starts at ``start_floor_db``, the
 loudest noise floor a stream is taken to open on, so a file or input that opens on its noise floor
 gives no hit while a one-shot whose attack is at sample 0 (louder than ``start_floor_db +
@@ -35,14 +39,16 @@ class OnsetDetector:
     block holding the first frame end (every ``hop_s``) at which it stands ``threshold_db`` above the
     held peak: about one hop after the attack for a sharp hit well above what rings on, a few ms for a
     soft or slowly rising one.  Measured on real drums (``benchmarks/bench_onset.py``, 64-sample blocks,
-    so including up to one block of waiting): p50 1.4 ms, p95 2.6 ms after the true onset.  An onset is
-    never returned more than :attr:`max_delay_samples` after it, plus the rest of its block: a caller
-    that keeps that much history has every hit's first samples.
+    so including up to one block of waiting): p50 1.4 ms, p95 3.2 ms after the true onset.  An onset
+    is never returned more than :attr:`max_delay_samples` after it, plus the rest of its block: a
+    caller that keeps that much history has every hit's first samples.
 
-    Dense playing: a hit Δt after a louder one is found only above that hit's level minus
-    ``release_db_per_s``·Δt plus ``threshold_db``, however fast the louder one died away (a ghost note
-    125 ms after an accent must be within ~7 dB of it).  Faster release or a lower threshold measured
-    more dense recall but retriggers in decays (``benchmarks/bench_dense.py``, docs/benchmarks.md).
+    Dense playing: a hit Δt after the last loud frame of a louder one is found only above that frame's
+    level minus ``release_db_per_s``·Δt plus ``threshold_db``, however fast the louder one died away (a
+    ghost note 125 ms after a 20 ms accent must be within ~6 dB of it); over a ring it must rise
+    ``threshold_db`` above the ring within ``lag_s``.  A faster, or measured-decay, release and a lower
+    threshold measured more dense recall but retriggers in decays (``benchmarks/bench_dense.py``,
+    docs/benchmarks.md).
     """
 
     def __init__(
@@ -50,9 +56,10 @@ class OnsetDetector:
         sample_rate: int,
         hop_s: float = 0.0007,
         frame_s: float = 0.0015,
-        threshold_db: float = 9.0,
+        threshold_db: float = 9.3,
         release_db_per_s: float = 150.0,
-        lag_s: float = 0.0015,
+        lag_s: float = 0.005,
+        low_lag_s: float = 0.0015,
         floor_db: float = -80.0,
         band_range_db: float = 30.0,
         min_interval_s: float = 0.04,
@@ -72,7 +79,8 @@ class OnsetDetector:
         self.n_frame = max(1, round(frame_s * sr / self.hop))  # hops per level frame
         self.threshold_db, self.floor_db = float(threshold_db), float(floor_db)
         self.band_range_db = float(band_range_db)
-        self.lag = max(1, round(lag_s * sr / self.hop))  # hops between a frame and its reference
+        # hops between a frame and its reference, per band (whole, high, low)
+        self.lags = np.array([max(1, round(v * sr / self.hop)) for v in (lag_s, lag_s, low_lag_s)])
         self.release = release_db_per_s * self.hop / sr  # dB per hop
         self.min_interval = round(min_interval_s * sr)
         self.search = round(search_s * sr)
@@ -98,8 +106,8 @@ class OnsetDetector:
         self._keep = self.search + self.background + self.hop
         self._buf = np.zeros((n_bands, self._keep))  # band signals of the last _keep samples
         self._hop_energy = np.zeros((n_bands, self.n_frame - 1))  # the last n_frame-1 hop energies
-        # the last `lag` frame levels (dB); the unseen past before the stream is a floor at start_floor_db
-        self._levels = np.full((n_bands, self.lag), self.start_floor_db)
+        # the last max(lags) frame levels (dB); the unseen past before the stream is a floor at start_floor_db
+        self._levels = np.full((n_bands, int(self.lags.max())), self.start_floor_db)
         self._ref = np.full(n_bands, _EPS_DB)  # the peak hold at the last frame (dB)
         self._t = 0  # absolute index of the next incoming sample
         self._last = -(10**12)  # sample index of the last trigger
@@ -143,12 +151,14 @@ class OnsetDetector:
             energy += hop_e[:, self.n_frame - 1 - k : hop_e.shape[1] - k]
         energy /= self.n_frame * self.hop
         level = 10.0 * np.log10(energy + 10 ** (_EPS_DB / 10))  # (B, F) dB
-        hist = np.concatenate([self._levels, level], axis=1)
+        hist = np.concatenate([self._levels, level], axis=1)  # frame j of this block at hist[:, L + j]
+        n_hist = self._levels.shape[1]
         self._levels = hist[:, n_f:]
-        # peak hold of the levels `lag` frames back, falling by `release` per frame:
+        lagged = hist[np.arange(n_bands)[:, None], (n_hist - self.lags)[:, None] + np.arange(n_f)]
+        # peak hold of each band's levels `lags[b]` frames back, falling by `release` per frame:
         # ref[j] = max(ref_before - release·(j+1), max_i≤j lagged[i] - release·(j-i))
         ramp = self._ramp[:n_f]
-        held = np.maximum.accumulate(hist[:, :n_f] + ramp, axis=1) - ramp
+        held = np.maximum.accumulate(lagged + ramp, axis=1) - ramp
         ref = np.maximum(held, self._ref[:, None] - self._ramp[1 : n_f + 1])
         self._ref = ref[:, -1].copy()
         # a band counts where it is loud enough to hear: above the floor, and within band_range_db of the

@@ -181,8 +181,10 @@ def test_hats_over_a_ringing_kick_are_found(gm_rock: list[tuple[str, np.ndarray]
 
 def test_placement_on_a_real_drum_sequence(gm_rock: list[tuple[str, np.ndarray]]) -> None:
     """One-shots 60 ms-1 s apart at -40…0 dBFS over -60 dBFS noise, each ringing on under the next:
-    precision ≥ 0.95, recall ≥ 0.7 of the hits not drowned by what rings on (``audible``), placement
-    within 0.5 ms (median) and 2 ms (p95) of the attack (first sample at -40 dB of the one-shot's peak)."""
+    precision ≥ 0.93, recall ≥ 0.8 of the hits not drowned by what rings on (``audible``), placement
+    within 0.5 ms (median) and 2 ms (p95) of the attack (first sample at -40 dB of the one-shot's peak).
+    The false positives are GMRockKit closed hats whose first sample at -40 dB is a soft pre-sound
+    ~30 ms before their peak: under a ring only the main transient, ~25 ms after that onset, is found."""
     sr = 44100
     events = shot_events([s for _, s in gm_rock], sr, 150, seed=2)
     x, onsets = mix_shots(events, events[-1][0] + sr, sr, noise_db=-60.0)
@@ -194,5 +196,5 @@ def test_placement_on_a_real_drum_sequence(gm_rock: list[tuple[str, np.ndarray]]
     ms = np.percentile(err, [50, 95]) / sr * 1e3
     print(f"precision {p:.3f}, recall {r_heard:.3f} of {heard.sum()} audible hits (of {heard.size}); "
           f"placement median {ms[0]:.2f} ms, p95 {ms[1]:.2f} ms")
-    assert p >= 0.95 and r_heard >= 0.7  # measured 0.99 and 0.77
+    assert p >= 0.93 and r_heard >= 0.8  # measured 0.94 and 0.83
     assert np.median(err) <= 0.0005 * sr and np.percentile(err, 95) <= 0.002 * sr
