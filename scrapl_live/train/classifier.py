@@ -1,10 +1,14 @@
 """The drum-class head: small networks from a hit's first samples to its class (kick, snare, hat, ...).
 
 :class:`DrumClassNet` takes the first ``window`` samples of a hit at 44.1 kHz, peak-normalises them, and
-computes three fixed spectral views inside the graph (so the exported ONNX file needs no feature code):
+computes four fixed spectral views inside the graph (so the exported ONNX file needs no feature code):
 log band energies of 64-sample frames over the attack, of 256-sample frames over the window (its time
-course) and of the whole window below 1.5 kHz (the pitch of a kick or a tom).  An ensemble of two-layer
-MLPs (``members``, probabilities averaged) maps the standardised features to class probabilities.
+course) and of the whole window below 1.5 kHz (the pitch of a kick or a tom), and for windows of
+2048 samples or more the whole window's spectrum in 32 bands as each band's mean power and its
+peakiness (strongest bin over the band's mean: the metallic partials of a hat or a cymbal against the
+noise of a shaker or snare wires).  An ensemble
+of two-layer MLPs (``members``, probabilities averaged) maps the standardised features to class
+probabilities.
 :class:`DrumClassBank` holds one such head per window (128 … 2048 samples) over one input, so a hit is
 classified from however much of it has been heard (the longest head whose window is covered).
 Training (:func:`train_head`) fits only the MLPs, on features of augmented one-shots
@@ -31,6 +35,10 @@ MIN_WINDOW = 128
 """Shortest head window (samples at 44.1 kHz): live mode's shortest first window."""
 LOW_HZ, LOW_FFT = 1500.0, 2048
 """Pitch view: the whole window zero-padded to ≥ 2048 points, bins below 1.5 kHz, 40 bands."""
+PEAK_BANDS, PEAK_MIN_WINDOW = 32, 2048
+"""Peak view: the whole window zero-padded to ≥ 2048 points, 32 bands 40 Hz..20 kHz, in heads of at
+least 2048 samples (where it measured a gain on the validation kits; shorter heads gained nothing for its
+cost per call, see docs/results.md "Drum classes")."""
 
 
 def _band_matrix(n_fft: int, n_bins: int, lo: float, n_bands: int) -> torch.Tensor:
@@ -73,6 +81,31 @@ class _View(nn.Module):
         return torch.log(power @ self.bands + 1e-6).flatten(1)
 
 
+class _PeakView(nn.Module):
+    """Whole-window spectrum (B, 2·n_bands): log mean power per band and log(strongest bin / mean).
+
+    An FFT (ONNX DFT) rather than a stored DFT basis: all 1025+ bins of a 2048-point window would be a
+    basis of millions of values in the exported file.
+    """
+
+    def __init__(self, window: int, n_bands: int = PEAK_BANDS) -> None:
+        super().__init__()
+        self.window, self.n_fft, self.n_features = window, max(window, LOW_FFT), 2 * n_bands
+        t = np.arange(window)
+        taper = np.sin(np.pi * (t + 0.5) / window) ** 2 / math.sqrt(window)  # as _dft_basis
+        self.register_buffer("taper", torch.from_numpy(taper.astype(np.float32)))
+        bands = _band_matrix(self.n_fft, self.n_fft // 2 + 1, 40.0, n_bands)
+        self.register_buffer("bands", bands)
+        self.register_buffer("inv_count", 1.0 / bands.sum(0).clamp_min(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = torch.fft.rfft(x[:, 0, : self.window] * self.taper, n=self.n_fft)
+        power = spec.real * spec.real + spec.imag * spec.imag  # (B, bins)
+        mean = (power @ self.bands) * self.inv_count
+        peak = (power.unsqueeze(-1) * self.bands).amax(dim=1)  # (B, bands)
+        return torch.cat([torch.log(mean + 1e-6), torch.log((peak + 1e-9) / (mean + 1e-9))], dim=1)
+
+
 class DrumClassNet(nn.Module):
     """audio (B, ≥ window) at 44.1 kHz → class probabilities (B, len(CLASSES)) of its first ``window``.
 
@@ -92,6 +125,7 @@ class DrumClassNet(nn.Module):
             _View(MICRO, MICRO_HOP, min(MICRO_SPAN, window), MICRO, SAMPLE_RATE / 2, 300.0, 16),
             _View(frame, HOP, window, frame, SAMPLE_RATE / 2, 40.0, 40),
             _View(window, window, window, max(window, LOW_FFT), LOW_HZ, 40.0, 40),
+            *([_PeakView(window)] if window >= PEAK_MIN_WINDOW else []),
         ])
         n_features = sum(v.n_features for v in self.views)
         self.register_buffer("mean", torch.zeros(n_features))

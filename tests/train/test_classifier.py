@@ -55,6 +55,24 @@ def test_body_view_puts_a_sine_in_its_band() -> None:
         assert (energies.argmax(dim=1) == expected).all()
 
 
+def test_peak_view_peakiness_of_a_sine_is_its_closed_form() -> None:
+    """A sine on a bin centre puts powers 1/4, 1/16, 1/16 (relative) in three bins under the Hann
+    window: in a band of m bins holding all three, strongest bin / mean = (1/4) / ((3/8) / m) = 2m/3."""
+    n = 2048
+    view = DrumClassNet(n).views[3]
+    k = 500  # bin of a 2048-point rfft: 10.77 kHz
+    x = torch.from_numpy(np.sin(2 * np.pi * k * np.arange(n) / n).astype(np.float32))[None, None]
+    n_bands = view.bands.shape[1]
+    mean_db, peakiness = view(x)[0].split(n_bands)
+    band = int(view.bands[k].argmax())
+    assert view.bands[k - 1 : k + 2, band].sum() == 3  # all three lobe bins in the band
+    assert int(mean_db.argmax()) == band
+    m = float(view.bands[:, band].sum())
+    assert float(peakiness[band]) == pytest.approx(np.log(2 * m / 3), abs=1e-3)
+    noise = torch.from_numpy(np.random.default_rng(0).standard_normal(n).astype(np.float32))[None, None]
+    assert float(view(noise)[0, n_bands + band]) < float(peakiness[band]) - 1.0  # noise is not peaky
+
+
 def test_window_shorter_than_the_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="window"):
         DrumClassNet(MIN_WINDOW - 1)
