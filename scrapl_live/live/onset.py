@@ -39,7 +39,7 @@ class OnsetDetector:
     block holding the first frame end (every ``hop_s``) at which it stands ``threshold_db`` above the
     held peak: about one hop after the attack for a sharp hit well above what rings on, a few ms for a
     soft or slowly rising one.  Measured on real drums (``benchmarks/bench_onset.py``, 64-sample blocks,
-    so including up to one block of waiting): p50 1.4 ms, p95 3.2 ms after the true onset.  An onset
+    so including up to one block of waiting): p50 1.4 ms, p95 3.3 ms after the true onset.  An onset
     is never returned more than :attr:`max_delay_samples` after it, plus the rest of its block: a
     caller that keeps that much history has every hit's first samples.
 
