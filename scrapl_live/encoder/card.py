@@ -124,8 +124,9 @@ def check_onnx_file(path: str | Path, card: dict[str, Any]) -> Path:
     return path
 
 
-def ort_session(path: str | Path, threads: int = 1):
-    """onnxruntime CPU session with explicit intra/inter-op thread counts and warnings silenced."""
+def ort_session(path: str | Path | bytes, threads: int = 1):
+    """onnxruntime CPU session of a file (or a serialised model) with explicit intra/inter-op thread
+    counts and warnings silenced."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -134,4 +135,5 @@ def ort_session(path: str | Path, threads: int = 1):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    model = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])

@@ -5,6 +5,8 @@ stem): classes, sample rate, the head windows (samples from the onset), SHA-256 
 the held-out accuracies it was measured at.  The network holds one head per window: fed a hit's first
 n samples (zero-padded to the longest window), it answers with the longest head whose window is at
 most n, so the class is known from the first ``windows[0]`` samples on and sharpens as more is heard.
+Each head runs in a session of its own, cut from the file's graph at load time (a session runs all
+of its graph), so a call costs one head.
 The engine calls :meth:`DrumClassifier.classify` at each prediction of a hit: the first one's class
 picks the MIDI note sent with it; later ones update the label and confidence.
 """
@@ -58,13 +60,14 @@ class DrumClassifier:
             raise ValueError(f"classifier card {cpath}: windows {list(self.windows)} must be ascending")
         self.window, self.min_window = self.windows[-1], self.windows[0]
         try:
-            self._session = ort_session(self.path, threads)
-        except ModuleNotFoundError:  # onnxruntime itself is missing: the CLI names the extra to install
+            self._sessions = [ort_session(m, threads) for m in head_models(self.path, len(self.windows))]
+        except ModuleNotFoundError:  # onnxruntime or onnx is missing: the CLI names the extra to install
             raise
-        except Exception as exc:  # onnxruntime raises its own exception types for broken graphs
+        except Exception as exc:  # onnx / onnxruntime raise their own exception types for broken graphs
             raise ValueError(f"onnxruntime cannot load classifier {self.path}: {exc}") from exc
         self._batch = np.zeros((1, self.window), np.float32)
-        self.classify(np.zeros(self.window, np.float32), self.sample_rate)  # warm-up: first call allocates
+        for w in self.windows:  # warm-up: a session's first call allocates
+            self.classify(np.zeros(w, np.float32), self.sample_rate)
 
     def window_at(self, sample_rate: int, window: int | None = None) -> int:
         """Samples of input at ``sample_rate`` covering ``window`` (default: the longest) at the head's
@@ -85,14 +88,43 @@ class DrumClassifier:
         n = min(x.size, self.window)
         self._batch[0, :n] = np.nan_to_num(x[:n], nan=0.0, posinf=0.0, neginf=0.0)
         self._batch[0, n:] = 0.0
-        probs = self._session.run([OUTPUT_NAME], {INPUT_NAME: self._batch})[0].reshape(len(self.windows), -1)
-        return probs[max(0, int(np.searchsorted(self.windows, n, side="right")) - 1)]
+        head = max(0, int(np.searchsorted(self.windows, n, side="right")) - 1)
+        return self._sessions[head].run(None, {INPUT_NAME: self._batch})[0].reshape(-1)
 
     def classify(self, window: np.ndarray, sample_rate: int) -> tuple[str, float]:
         """(class, confidence in [0, 1]) of a hit's first samples (N,) at ``sample_rate``."""
         p = self.probabilities(window, sample_rate)
         i = int(np.argmax(p))
         return CLASSES[i], float(p[i])
+
+
+def head_models(path: str | Path, n_heads: int) -> list[bytes]:
+    """Each head of the bank in ``path`` as an ONNX model of its own (serialised): input ``audio``,
+    output its (batch, 1, classes) probabilities, only the nodes and weights that head needs.  The
+    bank's output is the axis-1 Concat of its heads' (:class:`~scrapl_live.train.classifier.DrumClassBank`
+    stacks them)."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    stack = next((node for node in graph.node if OUTPUT_NAME in node.output), None)
+    if stack is None or stack.op_type != "Concat" or len(stack.input) != n_heads:
+        raise ValueError(f"output {OUTPUT_NAME!r} is not a stack of {n_heads} heads (re-export with "
+                         "`train-classifier`)")
+    heads = []
+    for k, name in enumerate(stack.input):
+        needed, nodes = {name}, []
+        for node in reversed(graph.node):  # nodes are in topological order
+            if needed.intersection(node.output):
+                nodes.append(node)
+                needed.update(node.input)
+        out = helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        sub = helper.make_graph(nodes[::-1], f"head{k}", list(graph.input), [out],
+                                [init for init in graph.initializer if init.name in needed])
+        heads.append(helper.make_model(sub, opset_imports=model.opset_import, ir_version=model.ir_version,
+                                       functions=model.functions).SerializeToString())
+    return heads
 
 
 def load_classifier(path: str | Path, threads: int = 1) -> DrumClassifier:

@@ -38,6 +38,40 @@ def test_the_tr808_card_names_the_shipped_head() -> None:
     assert classifier_for(load_model(MODELS / "granular.onnx")) is None
 
 
+def test_each_head_runs_alone_and_answers_as_the_whole_bank() -> None:
+    """One session per head (cut from the file's graph) gives what the whole bank's session gives for
+    the head the input length picks."""
+    from scrapl_live.encoder.card import ort_session
+    from scrapl_live.live.classify import INPUT_NAME, head_models
+
+    clf = load_classifier(MODELS / "drumclass.onnx")
+    bank = ort_session(MODELS / "drumclass.onnx")
+    heads = head_models(MODELS / "drumclass.onnx", len(clf.windows))
+    assert all(len(h) < (MODELS / "drumclass.onnx").stat().st_size for h in heads)  # each holds its own part
+    rng = np.random.default_rng(3)
+    for n in (clf.windows[0] - 1, *clf.windows, clf.windows[1] + 7, clf.window + 100):
+        x = (0.3 * rng.standard_normal(n)).astype(np.float32)
+        padded = np.zeros((1, clf.window), np.float32)
+        padded[0, : min(n, clf.window)] = x[: clf.window]
+        k = max(0, int(np.searchsorted(clf.windows, min(n, clf.window), side="right")) - 1)
+        expected = bank.run(None, {INPUT_NAME: padded})[0][0, k]
+        np.testing.assert_allclose(clf.probabilities(x, clf.sample_rate), expected, atol=1e-6)
+
+
+def test_a_graph_that_is_not_a_bank_of_heads_is_refused(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from scrapl_live.live.classify import head_models
+
+    x = helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["audio"], ["probs"])], "g", [x], [y])
+    onnx.save(helper.make_model(graph), str(tmp_path / "relu.onnx"))
+    with pytest.raises(ValueError, match="not a stack of 5 heads"):
+        head_models(tmp_path / "relu.onnx", 5)
+
+
 @pytest.mark.parametrize(("name", "reason"), [("", "must be a file name"), (7, "must be a file name"),
                                             ("missing.onnx", "classifier not found")])
 def test_a_card_naming_an_unusable_head_is_one_error_naming_both_files(tmp_path: Path, name: object,
