@@ -18,9 +18,10 @@ processing parts are given in wall-clock *and* thread-CPU time).
       player, a trivial callback: the xrun peer) that records the output, once with refinements and
       once without (the same run, first prediction only: the xrun/underrun peer).  Reported: xruns of
       the engine's stream and of the player (JACK xruns hit every client: ours should both be 0),
-      engine underruns (blocks delivered late), GC pauses, process CPU, latency parts on the block
-      thread (``refine``: each refinement's processing), and the onset→first-sound latency measured on
-      the recording minus the wire's loop delay (target: p50 <= 2 buffers + 8 ms).
+      engine underruns (blocks delivered late), GC pauses, process CPU, latency parts (first
+      prediction: the block thread; ``refine``: each refinement's job on the job thread), and the
+      onset→first-sound latency measured on the recording minus the wire's loop delay (target: p50 <=
+      2 buffers + 8 ms).
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ def bench_cpu(model_path: Path, seconds: float = 30.0) -> Engine:
 def report_latency(engine: Engine, label: str) -> dict[str, float]:
     w0 = engine.model_window(engine.strategy.schedule(engine.slot.current)[0])
     rep = engine.latency.report(SR, BLOCK, w0)
-    print(f"    latency parts, {label} ({int(rep['n'])} hits; block thread):")
+    print(f"    latency parts, {label} ({int(rep['n'])} hits; first prediction on the block thread, "
+          "refine_* on the job thread):")
     parts = ["detection", "inference", "render", "processing"]
     parts += [p for p in ("refine_inference", "refine_render", "refine") if p + "_ms" in rep]
     for part in parts:

@@ -65,7 +65,6 @@ class DrumClassifier:
             raise
         except Exception as exc:  # onnx / onnxruntime raise their own exception types for broken graphs
             raise ValueError(f"onnxruntime cannot load classifier {self.path}: {exc}") from exc
-        self._batch = np.zeros((1, self.window), np.float32)
         for w in self.windows:  # warm-up: a session's first call allocates
             self.classify(np.zeros(w, np.float32), self.sample_rate)
 
@@ -86,10 +85,10 @@ class DrumClassifier:
 
             x = resample(x, sample_rate, self.sample_rate)
         n = min(x.size, self.window)
-        self._batch[0, :n] = np.nan_to_num(x[:n], nan=0.0, posinf=0.0, neginf=0.0)
-        self._batch[0, n:] = 0.0
+        batch = np.zeros((1, self.window), np.float32)  # per call: the engine classifies on two threads
+        batch[0, :n] = np.nan_to_num(x[:n], nan=0.0, posinf=0.0, neginf=0.0)
         head = max(0, int(np.searchsorted(self.windows, n, side="right")) - 1)
-        return self._sessions[head].run(None, {INPUT_NAME: self._batch})[0].reshape(-1)
+        return self._sessions[head].run(None, {INPUT_NAME: batch})[0].reshape(-1)
 
     def classify(self, window: np.ndarray, sample_rate: int) -> tuple[str, float]:
         """(class, confidence in [0, 1]) of a hit's first samples (N,) at ``sample_rate``."""

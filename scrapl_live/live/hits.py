@@ -10,10 +10,11 @@ the block in which a window completes:
 * stage 0 — encoder (and the drum classifier, if any) on W₀, the voice's first ``HEAD_SAMPLES``
   rendered in numpy (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very
   output block, sinks told (``on_hit``); the rest of the voice is a job;
-* refinement — encoder and classifier on the longer window (the label may change; the note sent at
-  stage 0 stays), sinks told (``on_refine``); a job re-renders the voice with the new θ̂ from
-  ``SPLICE_LEAD`` samples after its playing position and splices it in with a crossfade
-  (:meth:`OneShotMixer.splice`), so the block thread only runs the encoder and the classifier.
+* refinement — a job (on the job thread in live mode): encoder and classifier on the longer window
+  (the label may change; the note sent at stage 0 stays), then the voice re-rendered with the new θ̂
+  from ``SPLICE_LEAD`` samples after its playing position; back on the block thread its closure splices
+  it in with a crossfade (:meth:`OneShotMixer.splice`) and tells the sinks (``on_refine``).  The block
+  thread only copies the window, so a block that starts a new hit's voice never waits for a refinement.
 
 The voice is level-matched to the input over the heard window (at most ``HEAD_SAMPLES``).  In file
 mode (``Engine(lookahead=True)``) only the full window is analysed, and the voice is placed exactly at
@@ -59,7 +60,7 @@ MAX_PENDING = 64
 
 @dataclass
 class _Hit:
-    """A hit whose schedule is not finished: onset, windows left, the voice's slot and the last event."""
+    """A hit whose schedule is not finished: onset, windows left, the voice's slot."""
 
     hit_id: int
     onset: int
@@ -67,8 +68,7 @@ class _Hit:
     seed: int
     stage: int = 0
     slot: tuple[int, int] | None = None  # mixer (slot, token)
-    version: int = 0  # bumped by each splice: a job rendered for an older θ̂ is dropped
-    event: HitEvent | None = None
+    version: int = 0  # bumped by each refinement: a job rendered for an older θ̂ is dropped
 
 
 class HitMode:
@@ -155,36 +155,93 @@ class HitMode:
 
     def _predict(self, hit: _Hit, model: LoadedModel, n_model: int,
                  detection: tuple[float, float] | None) -> None:
-        """One stage of ``hit``: θ̂ from its first ``n_model`` samples, the voice (re)rendered, sinks told."""
+        """One stage of ``hit`` on its first ``n_model`` samples: stage 0 here (θ̂, the voice started, sinks
+        told); a refinement as a job (:meth:`_refinement`), so a block that starts another hit's voice
+        never waits for it."""
         eng = self.engine
-        watch = Stopwatch()
         n = eng.model_window(n_model, model)
         win = eng.window_at(hit.onset, n)
         if self.full_hit is not None:  # another hit's attack is not this one's decay
             after = next((h.onset for h in self._pending if h.onset > hit.onset), hit.onset + n)
             win[min(after - hit.onset, n):] = 0.0
-        theta = eng.infer(model, win, n_model)
-        label, confidence = self._classify(win)  # every stage: the label follows the longest window heard
-        inference = watch.lap()
-        peak = float(np.max(np.abs(win)))
-        velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
-        final = not hit.windows
-        rest = self._voice(hit, theta, float(np.max(np.abs(win[:HEAD_SAMPLES]))), min(n, HEAD_SAMPLES)) \
-            if eng.play_voices else None
-        render = watch.lap()
-        hit.event = HitEvent(hit.hit_id, hit.onset, velocity, theta, eng.physical(theta), hit.stage, final,
-                             label, confidence)
-        if hit.stage == 0:
-            eng.emit(hit.event, {"detection": detection, "inference": inference, "render": render},
-                     wait_samples=eng.t - hit.onset - n)
-        else:
-            eng.emit(hit.event, {"refine_inference": inference, "refine_render": render}, total="refine")
+        stage, final = hit.stage, not hit.windows
         hit.stage += 1
+        peak, level_n = float(np.max(np.abs(win[:HEAD_SAMPLES]))), min(n, HEAD_SAMPLES)
+        if stage > 0:
+            eng.jobs.submit(self._refinement(hit, model, win, n_model, stage, final, peak, level_n))
+            return
+        watch = Stopwatch()
+        theta, label, confidence = self._analyse(model, win, n_model)
+        inference = watch.lap()
+        rest = self._voice(hit, theta, peak, level_n) if eng.play_voices else None
+        render = watch.lap()
+        timings = {"detection": detection, "inference": inference, "render": render}
+        self._publish(hit, model, win, theta, label, confidence, stage, final, timings, eng.t - hit.onset - n)
         if rest is not None:
             eng.jobs.submit(rest)
+
+    def _analyse(self, model: LoadedModel, win: np.ndarray, n_model: int) -> tuple[np.ndarray, str | None,
+                                                                                   float | None]:
+        """(θ̂ (U,), label, confidence) of a hit's window (N,) at the engine rate; the label follows the
+        longest window heard (the classifier's heads, see :meth:`_classify`)."""
+        theta = self.engine.infer(model, win, n_model)
+        label, confidence = self._classify(win)
+        return theta, label, confidence
+
+    def _publish(self, hit: _Hit, model: LoadedModel, win: np.ndarray, theta: np.ndarray, label: str | None,
+                 confidence: float | None, stage: int, final: bool, timings: dict[str, Any],
+                 wait_samples: int | None = None) -> None:
+        """Block thread: the prediction as a :class:`HitEvent` to the engine's history, latency and sinks;
+        a final one also goes to the capture tap (a job)."""
+        eng = self.engine
+        peak = float(np.max(np.abs(win)))
+        velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
+        event = HitEvent(hit.hit_id, hit.onset, velocity, theta, eng.physical(theta), stage, final, label,
+                         confidence)
+        if stage == 0:
+            eng.emit(event, timings, wait_samples=wait_samples)
+        else:
+            eng.emit(event, timings, total="refine")
         if final and eng.capture is not None:
-            event = hit.event
             eng.jobs.submit(lambda: eng.tap(event.t_samples, event.theta, model))
+
+    def _refinement(self, hit: _Hit, model: LoadedModel, win: np.ndarray, n_model: int, stage: int,
+                    final: bool, peak: float, level_n: int) -> Callable[[], Any]:
+        """Job: θ̂ and the label from the longer window, and the voice re-rendered from ``SPLICE_LEAD``
+        samples past its playing position (chosen now, on the block thread); its closure splices the voice
+        in (unless a newer refinement or another voice took it) and tells the sinks."""
+        splice = self._splice_point(hit) if self.engine.play_voices else None
+        seed, n_total = hit.seed, self.synth.n_samples
+
+        def job() -> Callable[[], None]:
+            watch = Stopwatch()
+            theta, label, confidence = self._analyse(model, win, n_model)
+            inference = watch.lap()
+            voice = None
+            if splice is not None:
+                offset = splice[1]
+                gain = _gain(peak, self.voice.render(theta, seed, 0, level_n))
+                voice = (self.voice.render(theta, seed, offset, n_total - offset), gain)
+            render = watch.lap()
+
+            def finish() -> None:
+                if voice is not None and splice is not None and hit.version == splice[0] and hit.slot:
+                    self.mixer.splice(*hit.slot, voice[0], splice[1], voice[1], final=True)
+                self._publish(hit, model, win, theta, label, confidence, stage, final,
+                              {"refine_inference": inference, "refine_render": render})
+
+            return finish
+
+        return job
+
+    def _splice_point(self, hit: _Hit) -> tuple[int, int] | None:
+        """(version, voice offset) a refinement of ``hit`` re-renders from: ``SPLICE_LEAD`` samples past the
+        voice's playing position, never past its current end (no gap); None when the voice has gone."""
+        mixer = self.mixer
+        if hit.slot is None or not mixer.owns(*hit.slot) or mixer.played(hit.slot[0]) >= self.synth.n_samples:
+            return None  # the voice was stolen meanwhile, or has ended
+        hit.version += 1
+        return hit.version, min(mixer.played(hit.slot[0]) + SPLICE_LEAD, mixer.length(hit.slot[0]))
 
     def _classify(self, win: np.ndarray) -> tuple[str | None, float | None]:
         """(label, confidence) of the hit's window heard so far from the engine's classifier, if any;
@@ -196,22 +253,13 @@ class HitMode:
         return str(label), float(confidence)
 
     def _voice(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int) -> Callable[[], Any] | None:
-        """Start the voice of ``hit`` with θ̂ (stage 0: its first samples now, the job renders the rest), or
-        re-render it (refinement: the job renders it from ``SPLICE_LEAD`` samples ahead and splices it in).
-        Returns the job (None when the voice has gone)."""
-        mixer = self.mixer
-        if hit.slot is None:
-            head = self.voice.render(theta, hit.seed, 0, HEAD_SAMPLES)
-            gain = _gain(peak, head[:level_n])
-            at = hit.onset + self.engine.delay if self.engine.lookahead else None
-            hit.slot = mixer.trigger(head, gain, at=at, final=False)
-            return self._rest(hit, theta, gain, head.size, hit.version)
-        if not mixer.owns(*hit.slot) or mixer.played(hit.slot[0]) >= self.synth.n_samples:
-            return None  # the voice was stolen meanwhile, or has ended
-        hit.version += 1
-        # from SPLICE_LEAD ahead, but never past the voice's current end (no gap)
-        offset = min(mixer.played(hit.slot[0]) + SPLICE_LEAD, mixer.length(hit.slot[0]))
-        return self._respliced(hit, theta, peak, level_n, offset, hit.version)
+        """Start the voice of ``hit`` with θ̂: its first samples now (level-matched to the input's ``peak``
+        over ``level_n`` samples); returns the job that renders the rest."""
+        head = self.voice.render(theta, hit.seed, 0, HEAD_SAMPLES)
+        gain = _gain(peak, head[:level_n])
+        at = hit.onset + self.engine.delay if self.engine.lookahead else None
+        hit.slot = self.mixer.trigger(head, gain, at=at, final=False)
+        return self._rest(hit, theta, gain, head.size, hit.version)
 
     def _rest(self, hit: _Hit, theta: np.ndarray, gain: float, done: int, version: int) -> Callable[[], Any]:
         """Job: render the voice from ``done`` to its end; its closure appends it unless superseded."""
@@ -223,24 +271,6 @@ class HitMode:
             def finish() -> None:
                 if hit.version == version:
                     self.mixer.extend(*slot, rest, done, gain)
-
-            return finish
-
-        return job
-
-    def _respliced(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int, offset: int,
-                   version: int) -> Callable[[], Any]:
-        """Job: the refined voice from ``offset`` to its end, level-matched; its closure splices it in (from
-        ``offset``, or the first unplayed sample if the job came late) unless superseded."""
-        slot, seed, n_total = hit.slot, hit.seed, self.synth.n_samples
-
-        def job() -> Callable[[], None]:
-            gain = _gain(peak, self.voice.render(theta, seed, 0, level_n))
-            rest = self.voice.render(theta, seed, offset, n_total - offset)
-
-            def finish() -> None:
-                if hit.version == version:
-                    self.mixer.splice(*slot, rest, offset, gain, final=True)
 
             return finish
 

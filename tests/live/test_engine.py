@@ -138,6 +138,32 @@ def test_async_inference_gives_the_same_hits(models: dict[str, Path]) -> None:
     assert np.sqrt(np.mean(o_async**2)) > 0.5 * np.sqrt(np.mean(o_sync**2))
 
 
+def test_live_refinements_run_on_the_job_thread(models: dict[str, Path]) -> None:
+    """Live mode: each hit's first window is analysed on the block thread, its refinements on the job
+    thread, and every refinement still reaches the sinks (after the jobs are applied)."""
+    import threading
+
+    x, _ = hit_sequence(4, SR, seed=4, gap_s=(0.3, 0.4))
+    rec = Recorder()
+    engine = Engine(SHIPPED, SR, 256, sinks=[rec], async_inference=True)
+    model, calls = engine.slot.current, []
+    encoder = model.encoder
+
+    def recording(window: np.ndarray) -> np.ndarray:
+        calls.append((window.shape[-1], threading.current_thread().name))
+        return encoder(window)
+
+    model.encoder = recording
+    run_signal(engine, x)
+    engine.close()
+    schedule = engine.strategy.schedule(model)
+    assert len(schedule) >= 3 and len(rec.hits) >= 3
+    threads = {w: {name for n, name in calls if n == w} for w in schedule}
+    assert threads[schedule[0]] == {threading.current_thread().name}
+    assert all(threads[w] == {"scrapl-jobs"} for w in schedule[1:]), threads
+    assert len(rec.refinements) == (len(schedule) - 1) * len(rec.hits)
+
+
 def test_texture_mode_follows_the_input(models: dict[str, Path]) -> None:
     import synths
     from scrapl_live.audio import resample
