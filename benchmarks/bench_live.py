@@ -60,9 +60,9 @@ from tests.live.signals import hit_sequence  # noqa: E402
 
 SR, BLOCK = 48000, 256
 SEARCH_BLOCKS = 8
+"""Blocks of lag searched for a hit's voice in the recording (2 before the earliest possible to 6 after)."""
 MATCH_BLOCKS = 4
 """A detected hit within this many blocks of a true onset (on the engine's clock) is that onset's hit."""
-"""Blocks of lag searched for a hit's voice in the recording (2 before the earliest possible to 6 after)."""
 
 
 def _load() -> str:
@@ -403,9 +403,8 @@ def _measured_latency(engine: Engine, events: list, rec: np.ndarray, onsets: np.
     late callback.  Each true onset is paired with the engine's hit detected within ``MATCH_BLOCKS`` of
     it on the engine's clock (its offset from the player's followed hit by hit, so a skipped callback
     does not lose the pairing; none: a missed hit, counted apart — it has no first sound to time); that
-    hit's voice start (its
-    first 2 blocks, before any refinement's splice) is cross-correlated with the recording just after
-    onset + W0 + loop, and the best match (≥ 0.5) is its sound.
+    hit's voice start (its first 2 blocks, before any refinement's splice) is cross-correlated with the
+    recording just after onset + W0 + loop, and the best match (≥ 0.5) is its sound.
     """
     voice, w0 = engine.strategy.voice, engine.model_window(engine.strategy.schedule(engine.slot.current)[0])
     times = np.array([e.t_samples for e in events], dtype=np.int64)

@@ -138,7 +138,7 @@ def test_async_inference_gives_the_same_hits(models: dict[str, Path]) -> None:
     assert np.sqrt(np.mean(o_async**2)) > 0.5 * np.sqrt(np.mean(o_sync**2))
 
 
-def test_live_refinements_run_on_the_job_thread(models: dict[str, Path]) -> None:
+def test_live_refinements_run_on_the_job_thread() -> None:
     """Live mode: each hit's first window is analysed on the block thread, its refinements on the job
     thread, and every refinement still reaches the sinks (after the jobs are applied)."""
     import threading
