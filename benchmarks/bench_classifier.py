@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import call_ms  # noqa: E402
 from scrapl_live.encoder.card import ort_session  # noqa: E402
 from scrapl_live.encoder.runtime import OnnxEncoder  # noqa: E402
 from scrapl_live.live.classify import INPUT_NAME, OUTPUT_NAME, load_classifier  # noqa: E402
@@ -55,9 +55,7 @@ def main() -> None:
             fn()
     for i in range(args.runs):
         for k, fn in cases.items():
-            t0, c0 = time.perf_counter(), time.thread_time()
-            fn()
-            wall[k][i], cpu[k][i] = (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
+            wall[k][i], cpu[k][i] = call_ms(fn)
     peer = float(np.percentile(wall[list(cases)[-1]], 99))
     print(f"{args.runs} runs, batch 1, one thread; head {args.model.name} "
           f"({args.model.stat().st_size / 1e3:.0f} kB)\n")

@@ -21,7 +21,6 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import timed  # noqa: E402
 from scrapl_live.encoder import Encoder, OnnxEncoder, encoder_config, export_onnx  # noqa: E402
 
 CASES = [
@@ -42,20 +42,6 @@ CASES = [
 P99_BUDGET_MS = 2.0
 MULTI_WINDOWS = (128, 256, 512, 1024, 2048, 4096, 8192)
 W0, W0_BUDGET_MS = 256, 1.0
-
-
-def _time(fn, x, runs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-call wall times and calling-thread CPU times in ms, each shape (runs,).
-
-    With one thread both runtimes compute in the calling thread, so the CPU time excludes the time the
-    thread was descheduled: on a shared machine it shows the compute cost that wall-clock p99 hides.
-    """
-    wall, cpu = np.empty(runs), np.empty(runs)
-    for i in range(runs):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        fn(x)
-        wall[i], cpu[i] = (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
-    return wall, cpu
 
 
 def bench_case(synth: str, size: str, window: int | None, runs: int, threads: int, tmp: Path) -> dict:
@@ -77,8 +63,8 @@ def bench_case(synth: str, size: str, window: int | None, runs: int, threads: in
         torch_call(x_t)
     ort_runs, torch_runs = [], []
     for _ in range(10):  # interleave in chunks so both see the same load
-        ort_runs.append(_time(runtime, x_np, runs // 10))
-        torch_runs.append(_time(torch_call, x_t, runs // 10))
+        ort_runs.append(timed(lambda: runtime(x_np), runs // 10))
+        torch_runs.append(timed(lambda: torch_call(x_t), runs // 10))
     ort_wall, ort_cpu = (np.concatenate(a) for a in zip(*ort_runs, strict=True))
     torch_wall, torch_cpu = (np.concatenate(a) for a in zip(*torch_runs, strict=True))
     pct = lambda a, q: float(np.percentile(a, q))  # noqa: E731
@@ -113,8 +99,8 @@ def bench_windows(runs: int, threads: int, tmp: Path) -> list[dict]:
             base(x_base)
         multi_runs, base_runs = [], []
         for _ in range(10):
-            multi_runs.append(_time(runtime, x, runs // 10))
-            base_runs.append(_time(base, x_base, runs // 10))
+            multi_runs.append(timed(lambda x=x: runtime(x), runs // 10))
+            base_runs.append(timed(lambda: base(x_base), runs // 10))
         m_wall, m_cpu = (np.concatenate(a) for a in zip(*multi_runs, strict=True))
         b_wall = np.concatenate([r[0] for r in base_runs])
         rows.append(dict(window=w, p50=float(np.percentile(m_wall, 50)), p99=float(np.percentile(m_wall, 99)),

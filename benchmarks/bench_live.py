@@ -49,6 +49,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import timed  # noqa: E402
 from scrapl_live.control.devices import jack_server_running  # noqa: E402
 from scrapl_live.live.engine import Engine  # noqa: E402
 from scrapl_live.live.hits import HEAD_SAMPLES  # noqa: E402
@@ -96,19 +97,6 @@ PAUSE_S = 0.02
 """Pause before each call of the 'as hits come' encoder timing: the caches it finds are the engine's."""
 
 
-def _timed(fn, n: int, pause_s: float = 0.0) -> tuple[list[float], list[float]]:  # noqa: ANN001
-    """Wall and thread-CPU ms of ``n`` calls of ``fn``, each after a ``pause_s`` sleep (0: back to back)."""
-    wall, cpu = [], []
-    for _ in range(n):
-        if pause_s:
-            time.sleep(pause_s)
-        w, c = time.perf_counter(), time.thread_time()
-        fn()
-        cpu.append(1e3 * (time.thread_time() - c))
-        wall.append(1e3 * (time.perf_counter() - w))
-    return wall, cpu
-
-
 def bench_encoder(model_path: Path, n: int = 300) -> None:
     from scrapl_live.encoder.export import onnx_to_torch
 
@@ -120,9 +108,9 @@ def bench_encoder(model_path: Path, n: int = 300) -> None:
     rng = np.random.default_rng(0)
     for w in schedule:
         x = (0.1 * rng.standard_normal(w)).astype(np.float32)
-        ort = _timed(lambda x=x: model.infer(x), n)
+        ort = timed(lambda x=x: model.infer(x), n)
         print(f"    W={w:5d} onnxruntime wall ms {_pcts(ort[0])}   thread-CPU ms {_pcts(ort[1])}")
-        cold = _timed(lambda x=x: model.infer(x), n // 3, PAUSE_S)
+        cold = timed(lambda x=x: model.infer(x), n // 3, PAUSE_S)
         print(f"    W={w:5d} each after a {1e3 * PAUSE_S:.0f} ms pause (as hits come): wall ms "
               f"{_pcts(cold[0])}   thread-CPU ms {_pcts(cold[1])}   "
               f"({np.median(cold[1]) / np.median(ort[1]):.2f}× back to back, p50 CPU)")
@@ -133,7 +121,7 @@ def bench_encoder(model_path: Path, n: int = 300) -> None:
         with torch.no_grad():
             torch_enc(torch.from_numpy(x0[None]))
 
-    ort, ref = _timed(lambda: model.infer(x0), n), _timed(eager, n)
+    ort, ref = timed(lambda: model.infer(x0), n), timed(eager, n)
     print(f"    W={schedule[0]:5d} torch eager wall ms {_pcts(ref[0])}   thread-CPU ms {_pcts(ref[1])}")
     print(f"    onnxruntime / torch p50 ratio at W0: {np.median(ort[0]) / np.median(ref[0]):.2f}")
 
@@ -151,7 +139,7 @@ def bench_head(model_path: Path, n: int = 200) -> None:
         with torch.no_grad():
             synth(torch.from_numpy(thetas[next(it) % n][None]), torch.tensor([1]))[0, 0, :length]
 
-    a, b = _timed(ours, n), _timed(peer, n)
+    a, b = timed(ours, n), timed(peer, n)
     print(f"\n[2] voice start ({length} samples = {1e3 * length / SR:.1f} ms at {SR} Hz), n={n}; {_load()}")
     print(f"    numpy voice  wall ms {_pcts(a[0])}   thread-CPU ms {_pcts(a[1])}")
     print(f"    torch synth  wall ms {_pcts(b[0])}   thread-CPU ms {_pcts(b[1])}  (peer: whole voice, cut)")
