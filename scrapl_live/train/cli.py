@@ -273,5 +273,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "drums", help="labelled drum one-shots from Debian packages, split by kit -> DIR/manifest.json"
     )
     r.add_argument("dir")
-    r.add_argument("--sources", default="hydrogen,fluid,avldrums,lmms", help="comma-separated sources")
+    r.add_argument("--sources", default="hydrogen,fluid,avldrums,lmms",
+                   help="comma-separated: hydrogen, fluid, avldrums, lmms (recorded and sampled drums) and "
+                   "drumsynth (synthesised electronic drums: build them into a folder of their own, so a "
+                   "real-drum corpus stays real) (default: %(default)s)")
     r.set_defaults(func=_drums)

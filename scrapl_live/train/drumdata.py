@@ -7,7 +7,11 @@ Sources (each a Debian package fetched with ``apt-get download`` and unpacked wi
 - ``fluid``: ``fluid-soundfont-gm`` (FluidR3_GM.sf2), every drum kit of bank 128 rendered note by note
   with the ``fluidsynth`` program (:mod:`.soundfont`; GM drum note names label the notes);
 - ``avldrums``: ``avldrums.lv2-soundfont``, two multi-velocity acoustic kits (SF2, rendered the same way);
-- ``lmms``: ``lmms-common``'s ``samples/drums`` one-shots (one kit, labelled by file name).
+- ``lmms``: ``lmms-common``'s ``samples/drums`` one-shots (one kit, labelled by file name);
+- ``drumsynth``: ``lmms-common``'s ``samples/drumsynth`` presets (electronic kits: TR-606/808/909,
+  CR-78, Linn, ...), rendered by :mod:`.drumsynth`, one kit per folder, labelled by preset name; only
+  presets whose name gives a class other than "other" (the folders also hold effects and melodic
+  instruments, and adding the named percussion as "other" measured worse, docs/results.md).
 
 Whole kits are held out: :data:`TEST_KITS` are never trained on nor used to choose a model,
 :data:`VAL_KITS` chooses. Byte-identical files are kept once (the most held-out copy wins), so a
@@ -49,12 +53,16 @@ log = logging.getLogger(__name__)
 
 FORMAT = "scrapl-live-drums/1"
 CLASSES = ("kick", "snare", "tom", "closed_hat", "open_hat", "cymbal", "clap", "other")
-SOURCES = ("hydrogen", "fluid", "avldrums", "lmms")
+SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "drumsynth")
+RECORDED = ("hydrogen", "fluid", "avldrums", "lmms")
+"""The sources of recorded or sampled drums (``data drums``'s default); ``drumsynth`` is synthesised and
+built into a corpus of its own, so that a real-drum corpus (encoder training, held-out hits) stays real."""
 PACKAGES = {
     "hydrogen": hydrogen.PACKAGES,
     "fluid": ("fluid-soundfont-gm",),
     "avldrums": ("avldrums.lv2-soundfont",),
     "lmms": ("lmms-common",),
+    "drumsynth": ("lmms-common",),
 }
 ORIGIN = {
     "hydrogen": "Hydrogen drum kits (Debian hydrogen-data, hydrogen-drumkits)",
@@ -63,6 +71,8 @@ ORIGIN = {
     "avldrums": "AVL Drumkits by Glen MacArthur, SF2 by Robin Gareus (Debian avldrums.lv2-soundfont), "
     "rendered with fluidsynth",
     "lmms": "LMMS sample library, samples/drums (Debian lmms-common)",
+    "drumsynth": "LMMS sample library, samples/drumsynth DrumSynth presets (Debian lmms-common), rendered "
+    "with scrapl_live.train.drumsynth",
 }
 TEST_KITS = (("hydrogen", "TR808EmulationKit"), ("fluid", "TR-808"), ("avldrums", "Red_Zeppelin_4pc"))
 VAL_KITS = (("hydrogen", "ElectricEmpireKit"),)
@@ -86,6 +96,7 @@ GM_DRUMS = (  # notes 27..87
 )
 
 _HAT = re.compile(r"(^| )(hh|hi ?hat|hihat|hat)")
+_OPEN = re.compile(r"open|(hh|hat) o( |\d|$)")
 _RULES = (
     ("kick", re.compile(r"kick|bass ?drum|(^| )(bd|kik)( |\d|$)")),
     ("snare", re.compile(r"snare|(^| )(sd|snr)( |\d|$)")),
@@ -105,7 +116,7 @@ def drum_class(name: str) -> str:
     text = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
     text = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
     if _HAT.search(text):
-        return "open_hat" if "open" in text else "closed_hat"
+        return "open_hat" if _OPEN.search(text) else "closed_hat"
     return next((cls for cls, rule in _RULES if rule.search(text)), "other")
 
 
@@ -163,6 +174,20 @@ def _entries(source: str, staging: Path, dest: Path) -> list[dict]:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dest / rel)
             add(rel, "lmms-drums", "")
+    elif source == "drumsynth":
+        from scrapl_live.train.drumsynth import render
+
+        for src in sorted((staging / "usr/share/lmms/samples/drumsynth").rglob("*.ds")):
+            if "&" in src.stem or drum_class(src.stem) == "other":  # two drums in one ("snare&hat"); no class
+                continue
+            try:
+                audio = render(src)
+            except ValueError as exc:
+                log.warning("left out %s", exc)
+                continue
+            rel = Path(source) / src.parent.name / f"{src.stem}.wav"
+            _write_clip(dest / rel, audio)
+            add(rel, src.parent.name, src.stem)
     else:
         from scrapl_live.train.soundfont import drum_kits, render_kit
 
@@ -214,7 +239,7 @@ def _decodable(dest: Path, files: list[dict]) -> list[dict]:
     return kept
 
 
-def build_drums(dest: str | Path, sources: tuple[str, ...] = SOURCES) -> dict:
+def build_drums(dest: str | Path, sources: tuple[str, ...] = RECORDED) -> dict:
     """Fetch, unpack/render, label, split and index ``sources`` under ``dest``. Returns the manifest.
 
     Idempotent: the .debs are cached in ``dest/debs``; each source's folder is rebuilt.

@@ -21,6 +21,7 @@ from scrapl_live.train.soundfont import drum_kits, presets, render_kit
     [
         ("Open HH", "open_hat"), ("hihat_opened01", "open_hat"), ("HHOpen", "open_hat"),
         ("Closed HH", "closed_hat"), ("hihat_foot_pedal01", "closed_hat"), ("Pedal Hi-Hat", "closed_hat"),
+        ("Hat_o", "open_hat"), ("Hat-o2", "open_hat"), ("TR606_Hat_O", "open_hat"), ("Hat-c2", "closed_hat"),
         ("Kick", "kick"), ("bassdrum01", "kick"), ("Acoustic Bass Drum", "kick"), ("Bd Long", "kick"),
         ("Snare Rimshot", "snare"), ("sd_01", "snare"), ("Hand Clap", "clap"),
         ("FloorTom", "tom"), ("101450__menegass__tomh", "tom"), ("Low-Mid Tom", "tom"),
@@ -141,3 +142,31 @@ def test_undecodable_files_are_left_out(tmp_path: Path) -> None:
     (tmp_path / "k/bad.wav").write_bytes((tmp_path / "k/good.wav").read_bytes()[:60])  # header, no data
     kept = _decodable(tmp_path, [{"path": "k/good.wav"}, {"path": "k/bad.wav"}])
     assert kept == [{"path": "k/good.wav"}] and not (tmp_path / "k/bad.wav").exists()
+
+
+def test_drumsynth_presets_render_to_labelled_one_shots(tmp_path: Path) -> None:
+    from scrapl_live.audio import load_audio
+    from scrapl_live.train.drumdata import _entries
+
+    kit = tmp_path / "staging/usr/share/lmms/samples/drumsynth/tr808"
+    kit.mkdir(parents=True)
+    kick = "[General]\nStretch=100\n[Tone]\nOn=1\nLevel=128\nF1=150\nF2=50\nDroop=40\nEnvelope=0,100 8000,0\n"
+    hat = "[General]\n[NoiseBand]\nOn=1\nLevel=128\nF=8000\ndF=40\nEnvelope=0,100 3000,0\n"
+    presets = {"Kick": kick, "Hat_o": hat, "Cowbell": kick, "snare&hat": hat, "Snare": "[General]\n"}
+    for name, text in presets.items():
+        (kit / f"{name}.ds").write_text(text)
+    entries = _entries("drumsynth", tmp_path / "staging", tmp_path / "dest")
+    got = {e["instrument"]: (e["kit"], e["class"]) for e in entries}
+    # Cowbell (no class), snare&hat (two drums) and Snare (silent) are left out
+    assert got == {"Kick": ("tr808", "kick"), "Hat_o": ("tr808", "open_hat")}
+    audio, sr = load_audio(tmp_path / "dest" / next(e["path"] for e in entries if e["class"] == "kick"))
+    assert sr == 44100 and len(audio) == 8000
+    assert float(np.abs(audio).max()) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_data_drums_builds_the_recorded_sources_by_default() -> None:
+    from scrapl_live.cli import build_parser
+    from scrapl_live.train.drumdata import RECORDED, SOURCES
+
+    args = build_parser().parse_args(["data", "drums", "out"])
+    assert tuple(args.sources.split(",")) == RECORDED == tuple(s for s in SOURCES if s != "drumsynth")
