@@ -48,19 +48,23 @@ def read_preset(path: str | Path) -> configparser.ConfigParser:
     return ini
 
 
+def _points(spec: str) -> np.ndarray:
+    """(2, P) times (samples) and levels (0–100) of an envelope's ``t,level`` points."""
+    pts = [tuple(float(v) for v in p.split(",")) for p in spec.split() if "," in p]
+    return np.array(pts, dtype=float).reshape(-1, 2).T
+
+
 def envelope(spec: str, stretch: float, n: int) -> np.ndarray:
     """(n,) gain in [0, 1] through the ``t,level`` points of ``spec``, times scaled by ``stretch``."""
-    pts = [tuple(float(v) for v in p.split(",")) for p in spec.split() if "," in p]
-    if not pts:
+    t, lvl = _points(spec)
+    if not t.size:
         return np.zeros(n)
-    t, lvl = np.array(pts).T
     return np.interp(np.arange(n), np.maximum.accumulate(t * stretch), lvl / 100.0, right=0.0)
 
 
 def envelope_end(spec: str, stretch: float) -> float:
     """Sample index of the envelope's last point."""
-    times = [float(p.split(",")[0]) for p in spec.split() if "," in p]
-    return max(times, default=0.0) * stretch
+    return float(_points(spec)[0].max(initial=0.0)) * stretch
 
 
 def _wave(phase: np.ndarray, kind: int) -> np.ndarray:
@@ -162,26 +166,26 @@ def render(path: str | Path, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
     general = ini["General"]
     tune = 2.0 ** (general.getfloat("Tuning", 0.0) / 12.0)
     stretch = general.getfloat("Stretch", 100.0) / 100.0 or 1.0  # a zero stretch means the default
-    on = [s for s in ini.sections() if s != "General" and ini[s].getint("On", 0) == 1 and s != "Distortion"]
+    on = [s for s in ini.sections() if s not in ("General", "Distortion") and ini[s].getint("On", 0) == 1]
     ends = [envelope_end(v, stretch) for s in on for k, v in ini[s].items() if k.startswith("Envelope")]
     n = int(min(max(ends, default=0.0), seconds * SAMPLE_RATE))
     if n < 16:
         raise ValueError(f"{path}: the preset makes no sound")
     rng = np.random.default_rng(seed)
     level = {s: ini[s].getfloat("Level", 128.0) / 128.0 for s in on}
+
+    def env(sec: configparser.SectionProxy) -> np.ndarray:
+        return envelope(sec.get("Envelope", ""), stretch, n)
+
     direct, filtered = np.zeros(n), np.zeros(n)
     tone_freq = _tone_freq(ini["Tone"], tune, stretch, n) if ini.has_section("Tone") else np.ones(n)
     if "Tone" in on:
         sec = ini["Tone"]
-        direct += (
-            level["Tone"]
-            * envelope(sec.get("Envelope", ""), stretch, n)
-            * np.sin(_phase(tone_freq, np.deg2rad(sec.getfloat("Phase", 0.0))))
-        )
+        direct += level["Tone"] * env(sec) * np.sin(_phase(tone_freq, np.deg2rad(sec.getfloat("Phase", 0.0))))
     if "Noise" in on:
         sec = ini["Noise"]
         noise = _tilt(rng.uniform(-1.0, 1.0, n), sec.getfloat("Slope", 0.0))
-        filtered += level["Noise"] * envelope(sec.get("Envelope", ""), stretch, n) * noise
+        filtered += level["Noise"] * env(sec) * noise
     if "Overtones" in on:
         sec = ini["Overtones"]
         part = level["Overtones"] * _overtones(sec, tone_freq / max(tone_freq[0], 1e-3), tune, stretch)
@@ -193,7 +197,7 @@ def render(path: str | Path, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
         if band in on:
             sec = ini[band]
             noise = _band_noise(rng, tune * sec.getfloat("F", 1000.0), sec.getfloat("dF", 50.0), n)
-            direct += level[band] * envelope(sec.get("Envelope", ""), stretch, n) * noise
+            direct += level[band] * env(sec) * noise
     out = direct + (_filtered(filtered, general, stretch) if general.getint("Filter", 0) else filtered)
     if ini.has_section("Distortion") and ini["Distortion"].getint("On", 0) == 1:
         out = _distort(out / (np.abs(out).max() + 1e-12), ini["Distortion"])
