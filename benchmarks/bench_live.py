@@ -175,9 +175,10 @@ def report_latency(engine: Engine, label: str) -> dict[str, float]:
     w0 = engine.model_window(engine.strategy.schedule(engine.slot.current)[0])
     rep = engine.latency.report(SR, BLOCK, w0)
     print(f"    latency parts, {label} ({int(rep['n'])} hits; first prediction on the block thread, "
-          "refine_* on the job thread):")
+          "refine_* and label_* on the job thread):")
     parts = ["detection", "inference", "render", "processing"]
-    parts += [p for p in ("refine_inference", "refine_render", "refine") if p + "_ms" in rep]
+    refine = ("refine_inference", "label_inference", "refine_render", "refine")
+    parts += [p for p in refine if p + "_ms" in rep]
     for part in parts:
         print(f"      {part:16s} wall ms p50 {rep[part + '_ms']:6.3f}  p99 {rep[part + '_p99_ms']:6.3f}   "
               f"thread-CPU ms p50 {rep[part + '_cpu_ms']:6.3f}")

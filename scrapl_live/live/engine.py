@@ -191,9 +191,11 @@ class Engine:
             win[: -start] = 0.0
         return win
 
-    def infer(self, model: LoadedModel, win: np.ndarray, n_model: int) -> np.ndarray:
-        """θ̂ (U,) of a window at the engine rate, resampled to the model's rate and fitted to ``n_model``."""
-        x = resample(win, self.sample_rate, model.sample_rate)
+    def infer(self, model: LoadedModel, win: np.ndarray, n_model: int,
+              sample_rate: int | None = None) -> np.ndarray:
+        """θ̂ (U,) of a window at ``sample_rate`` (default the engine's), resampled to the model's rate and
+        fitted to ``n_model``."""
+        x = resample(win, sample_rate or self.sample_rate, model.sample_rate)
         x = np.pad(x, (0, max(0, n_model - x.size)))[:n_model]
         return model.infer(x)
 

@@ -1,16 +1,14 @@
 """Hit mode (tr808): one voice per detected hit, predicted early and refined as more of it is heard.
 
-Each hit runs a *schedule* of analysis windows after its onset, taken from the model card's windows
-(:attr:`LoadedModel.windows`): the first is ``first_window`` (W₀, default 256 samples at the model's
-rate; the smallest listed window at least as long when the encoder takes listed lengths only), then
-each listed window at least ``REFINE_RATIO`` times the previous one, and always the longest (the full
-hit): 256 → 1024 → 4096 → 8192 for windows 128…8192.  A single-window model has no refinement.  In
-the block in which a window completes:
+Each hit runs a *schedule* of analysis windows after its onset (:mod:`.schedule`: W₀, default 256
+samples at the model's rate, then longer windows up to the longest the card lists, and the drum-class
+head's own window where the encoder's schedule skips past it).  In the block in which a window
+completes:
 
 * stage 0 — encoder (and the drum classifier, if any) on W₀, the voice's first ``HEAD_SAMPLES``
   rendered in numpy (:class:`synths.tr808_numpy.TR808Numpy`, ~0.2 ms), voice started in this very
   output block, sinks told (``on_hit``); the rest of the voice is a job;
-* refinement — a job (on the job thread in live mode): encoder and classifier on the longer window
+* refinement — a job (on the job thread in live mode): encoder and/or classifier on the longer window
   (the label may change; the note sent at stage 0 stays), then the voice re-rendered with the new θ̂
   from ``SPLICE_LEAD`` samples after its playing position; back on the block thread its closure splices
   it in with a crossfade (:meth:`OneShotMixer.splice`) and tells the sinks (``on_refine``).  The block
@@ -35,11 +33,13 @@ from typing import Any
 import numpy as np
 
 import synths
+from scrapl_live.audio import resample
 from scrapl_live.live.engine import LIVE_SYNTH_OPTIONS, Engine
 from scrapl_live.live.events import HitEvent
 from scrapl_live.live.latency import Stopwatch
 from scrapl_live.live.model import LoadedModel, load_full_hit
 from scrapl_live.live.onset import OnsetDetector
+from scrapl_live.live.schedule import BOTH, LABEL, THETA, encoder_windows, plan
 from scrapl_live.live.voices import OneShotMixer
 from synths.tr808_numpy import TR808Numpy
 
@@ -49,8 +49,6 @@ HEAD_SAMPLES = 2048
 """Voice samples rendered in the block of each prediction (43 ms at 48 kHz); the rest is a job."""
 FIRST_WINDOWS = (128, 1024)
 """Allowed range of ``first_window`` (samples at the model's rate)."""
-REFINE_RATIO = 4
-"""Each refinement's window is at least this many times the previous one (plus the longest window)."""
 SPLICE_LEAD = 512
 """A refinement is spliced in this many samples after the voice's playing position when it was predicted
 (time for the job thread to render it; a later job splices at the first unplayed sample instead)."""
@@ -65,10 +63,14 @@ class _Hit:
     hit_id: int
     onset: int
     windows: list[int]  # model-rate windows still to analyse, ascending
+    kinds: dict[int, str]  # what each window's stage computes (schedule.BOTH / THETA / LABEL)
     seed: int
     stage: int = 0
     slot: tuple[int, int] | None = None  # mixer (slot, token)
     version: int = 0  # bumped by each refinement: a job rendered for an older θ̂ is dropped
+    theta: np.ndarray | None = None  # the last prediction published (a class-only stage keeps its θ̂)
+    label: str | None = None
+    confidence: float | None = None
 
 
 class HitMode:
@@ -106,19 +108,19 @@ class HitMode:
         self.voice.render(np.full(self.synth.n_params, 0.5, np.float32), 0)  # first render: allocations
 
     def schedule(self, model: LoadedModel) -> list[int]:
-        """Windows (model rate) a hit is analysed on: W₀, then the refinements (file mode: the full one)."""
-        windows = list(model.windows)
+        """Encoder windows (model rate) a hit is analysed on: W₀, then the refinements (file mode: the full
+        one)."""
         if self.engine.lookahead:
-            return windows[-1:]
-        if model.any_window and windows[0] <= self.first_window <= windows[-1]:
-            first = self.first_window
-        else:
-            first = next((w for w in windows if w >= self.first_window), windows[-1])
-        schedule = [first]
-        for w in windows if self.refine else ():
-            if w >= REFINE_RATIO * schedule[-1] or w == windows[-1] > schedule[-1]:
-                schedule.append(w)
-        return schedule
+            return list(model.windows)[-1:]
+        return encoder_windows(list(model.windows), model.any_window, self.first_window, self.refine)
+
+    def stages(self, model: LoadedModel) -> list[tuple[int, str]]:
+        """(window, what) of every stage (:func:`.schedule.plan`; model-rate windows): the encoder's
+        schedule, and in live mode the drum-class head's own stage where the schedule skips past it."""
+        clf, schedule = self.engine.classifier, self.schedule(model)
+        if clf is None or self.engine.lookahead:
+            return [(w, BOTH) for w in schedule]
+        return plan(schedule, [clf.window_at(model.sample_rate, h) for h in clf.windows])
 
     # ------------------------------------------------------------------------------------ block thread
     def process(self, x: np.ndarray, t0: int, model: LoadedModel) -> None:
@@ -130,9 +132,9 @@ class HitMode:
         wait = 0 if self.full_hit is None else self.detector.max_delay_samples
         model = self.full_hit or model
         for onset in onsets:
-            windows = self.schedule(model)
+            kinds = dict(self.stages(model))
             hit_id = self.engine.new_hit_id()
-            self._pending.append(_Hit(hit_id, int(onset), windows, self.engine.seed + hit_id))
+            self._pending.append(_Hit(hit_id, int(onset), sorted(kinds), kinds, self.engine.seed + hit_id))
         if len(self._pending) > MAX_PENDING:
             self.engine.errors += len(self._pending) - MAX_PENDING
             log.error("%d hits waiting for their windows: dropping the oldest", len(self._pending))
@@ -142,10 +144,14 @@ class HitMode:
             ready = [w for w in hit.windows if hit.onset + self.engine.model_window(w, model) + wait <= end]
             if not ready:
                 continue
-            # several windows complete in one block (short blocks, file mode): the longest one is enough
+            # several windows complete in one block (short blocks): the longest one is enough, computing
+            # the class too if a skipped stage was to
             hit.windows = [w for w in hit.windows if w > ready[-1]]
+            kind = hit.kinds[ready[-1]]
+            if kind == THETA and any(hit.kinds[w] != THETA for w in ready[:-1]):
+                kind = BOTH
             try:
-                self._predict(hit, model, ready[-1], detection if hit.stage == 0 else None)
+                self._predict(hit, model, ready[-1], kind, detection if hit.stage == 0 else None)
             except Exception as exc:  # a failing encoder loses this prediction, never the stream
                 self.engine.errors += 1
                 log.error("hit at %d failed: %s", hit.onset, exc)
@@ -153,11 +159,11 @@ class HitMode:
             if not hit.windows:
                 self._pending.remove(hit)
 
-    def _predict(self, hit: _Hit, model: LoadedModel, n_model: int,
+    def _predict(self, hit: _Hit, model: LoadedModel, n_model: int, kind: str,
                  detection: tuple[float, float] | None) -> None:
-        """One stage of ``hit`` on its first ``n_model`` samples: stage 0 here (θ̂, the voice started, sinks
-        told); a refinement as a job (:meth:`_refinement`), so a block that starts another hit's voice
-        never waits for it."""
+        """One stage of ``hit`` on its first ``n_model`` samples, computing ``kind`` (schedule.BOTH /
+        THETA / LABEL): stage 0 here (θ̂, the voice started, sinks told); a refinement as a job
+        (:meth:`_refinement`), so a block that starts another hit's voice never waits for it."""
         eng = self.engine
         n = eng.model_window(n_model, model)
         win = eng.window_at(hit.onset, n)
@@ -168,10 +174,10 @@ class HitMode:
         hit.stage += 1
         peak, level_n = float(np.max(np.abs(win[:HEAD_SAMPLES]))), min(n, HEAD_SAMPLES)
         if stage > 0:
-            eng.jobs.submit(self._refinement(hit, model, win, n_model, stage, final, peak, level_n))
+            eng.jobs.submit(self._refinement(hit, model, win, n_model, kind, stage, final, peak, level_n))
             return
         watch = Stopwatch()
-        theta, label, confidence = self._analyse(model, win, n_model)
+        theta, label, confidence = self._analyse(model, win, n_model, kind)
         inference = watch.lap()
         rest = self._voice(hit, theta, peak, level_n) if eng.play_voices else None
         render = watch.lap()
@@ -180,12 +186,14 @@ class HitMode:
         if rest is not None:
             eng.jobs.submit(rest)
 
-    def _analyse(self, model: LoadedModel, win: np.ndarray, n_model: int) -> tuple[np.ndarray, str | None,
-                                                                                   float | None]:
-        """(θ̂ (U,), label, confidence) of a hit's window (N,) at the engine rate; the label follows the
-        longest window heard (the classifier's heads, see :meth:`_classify`)."""
-        theta = self.engine.infer(model, win, n_model)
-        label, confidence = self._classify(win)
+    def _analyse(self, model: LoadedModel, win: np.ndarray, n_model: int,
+                 kind: str) -> tuple[np.ndarray | None, str | None, float | None]:
+        """(θ̂ (U,), label, confidence) of a hit's window (N,) at the engine rate, resampled once to the
+        model's rate; θ̂ is None for a class-only stage, the label None for a θ̂-only one.  The label
+        follows the longest window heard (the classifier's heads, see :meth:`_classify`)."""
+        x = resample(win, self.engine.sample_rate, model.sample_rate)
+        theta = None if kind == LABEL else self.engine.infer(model, x, n_model, model.sample_rate)
+        label, confidence = (None, None) if kind == THETA else self._classify(x, model.sample_rate)
         return theta, label, confidence
 
     def _publish(self, hit: _Hit, model: LoadedModel, win: np.ndarray, theta: np.ndarray, label: str | None,
@@ -194,6 +202,7 @@ class HitMode:
         """Block thread: the prediction as a :class:`HitEvent` to the engine's history, latency and sinks;
         a final one also goes to the capture tap (a job)."""
         eng = self.engine
+        hit.theta, hit.label, hit.confidence = theta, label, confidence
         peak = float(np.max(np.abs(win)))
         velocity = float(np.clip((20 * np.log10(peak + 1e-9) + 60.0) / 60.0, 0.0, 1.0))
         event = HitEvent(hit.hit_id, hit.onset, velocity, theta, eng.physical(theta), stage, final, label,
@@ -205,30 +214,34 @@ class HitMode:
         if final and eng.capture is not None:
             eng.jobs.submit(lambda: eng.tap(event.t_samples, event.theta, model))
 
-    def _refinement(self, hit: _Hit, model: LoadedModel, win: np.ndarray, n_model: int, stage: int,
-                    final: bool, peak: float, level_n: int) -> Callable[[], Any]:
-        """Job: θ̂ and the label from the longer window, and the voice re-rendered from ``SPLICE_LEAD``
-        samples past its playing position (chosen now, on the block thread); its closure splices the voice
-        in (unless a newer refinement or another voice took it) and tells the sinks."""
-        splice = self._splice_point(hit) if self.engine.play_voices else None
+    def _refinement(self, hit: _Hit, model: LoadedModel, win: np.ndarray, n_model: int, kind: str,
+                    stage: int, final: bool, peak: float, level_n: int) -> Callable[[], Any]:
+        """Job: θ̂ and/or the label (``kind``) from the longer window, and for a new θ̂ the voice
+        re-rendered from ``SPLICE_LEAD`` samples past its playing position (chosen now, on the block
+        thread); its closure splices the voice in (unless a newer refinement or another voice took it)
+        and tells the sinks, with the hit's last θ̂ or label for the part not computed."""
+        splice = self._splice_point(hit) if self.engine.play_voices and kind != LABEL else None
         seed, n_total = hit.seed, self.synth.n_samples
 
         def job() -> Callable[[], None]:
             watch = Stopwatch()
-            theta, label, confidence = self._analyse(model, win, n_model)
+            theta, label, confidence = self._analyse(model, win, n_model, kind)
             inference = watch.lap()
             voice = None
-            if splice is not None:
+            if splice is not None and theta is not None:
                 offset = splice[1]
                 gain = _gain(peak, self.voice.render(theta, seed, 0, level_n))
                 voice = (self.voice.render(theta, seed, offset, n_total - offset), gain)
             render = watch.lap()
 
-            def finish() -> None:
+            def finish() -> None:  # block thread, after every earlier stage's finish
                 if voice is not None and splice is not None and hit.version == splice[0] and hit.slot:
                     self.mixer.splice(*hit.slot, voice[0], splice[1], voice[1], final=True)
-                self._publish(hit, model, win, theta, label, confidence, stage, final,
-                              {"refine_inference": inference, "refine_render": render})
+                new = (theta, label, confidence) if kind == BOTH else (
+                    (hit.theta, label, confidence) if kind == LABEL else (theta, hit.label, hit.confidence))
+                timing = {"label_inference": inference} if kind == LABEL else {
+                    "refine_inference": inference, "refine_render": render}
+                self._publish(hit, model, win, *new, stage, final, timing)
 
             return finish
 
@@ -243,13 +256,13 @@ class HitMode:
         hit.version += 1
         return hit.version, min(mixer.played(hit.slot[0]) + SPLICE_LEAD, mixer.length(hit.slot[0]))
 
-    def _classify(self, win: np.ndarray) -> tuple[str | None, float | None]:
-        """(label, confidence) of the hit's window heard so far from the engine's classifier, if any;
-        (None, None) when the window is shorter than the classifier's shortest head."""
+    def _classify(self, win: np.ndarray, sample_rate: int) -> tuple[str | None, float | None]:
+        """(label, confidence) of the hit's window heard so far (N,) at ``sample_rate`` from the engine's
+        classifier, if any; (None, None) when it is shorter than the classifier's shortest head."""
         clf = self.engine.classifier
-        if clf is None or win.size < clf.window_at(self.engine.sample_rate, clf.min_window):
+        if clf is None or win.size < clf.window_at(sample_rate, clf.min_window):
             return None, None
-        label, confidence = clf.classify(win, self.engine.sample_rate)
+        label, confidence = clf.classify(win, sample_rate)
         return str(label), float(confidence)
 
     def _voice(self, hit: _Hit, theta: np.ndarray, peak: float, level_n: int) -> Callable[[], Any] | None:

@@ -107,23 +107,44 @@ def test_file_mode_labels_every_hit() -> None:
 def test_live_hits_are_classified_from_the_first_window_and_at_each_refinement(first_window: int) -> None:
     sink = _Events()
     live = Engine(MODELS / "tr808.onnx", SR, 256, sinks=[sink], play_voices=False, first_window=first_window)
-    schedule = live.strategy.schedule(live.slot.current)
-    assert schedule[0] == first_window and len(schedule) > 1
+    stages = live.strategy.stages(live.slot.current)
+    assert stages[0] == (first_window, "both") and len(stages) > 1
     x = _pattern()
     run_signal(live, x)
-    assert [e.stage for e in sink.events] == list(range(len(schedule))) * 3
+    assert [e.stage for e in sink.events] == list(range(len(stages))) * 3
     clf = load_classifier(MODELS / "drumclass.onnx")  # a second session: the expectation
     for e in sink.events:  # each label is the head's answer on exactly the window heard at that stage
-        label, confidence = clf.classify(x[e.t_samples : e.t_samples + schedule[e.stage]], SR)
+        label, confidence = clf.classify(x[e.t_samples : e.t_samples + stages[e.stage][0]], SR)
         assert e.label == label and abs(e.confidence - confidence) < 1e-5
-    assert {e.label for e in sink.events if e.stage == len(schedule) - 1} == {"kick"}
+    assert {e.label for e in sink.events if e.stage == len(stages) - 1} == {"kick"}
+
+
+def test_the_longest_head_has_a_stage_of_its_own() -> None:
+    """With encoder windows 256 → 1024 → 4096 and heads up to 2048, the 2048 head answers at 2048 samples
+    (class only, θ̂ kept) and the 4096 encoder stage does not run a head again."""
+    sink = _Events()
+    live = Engine(MODELS / "tr808.onnx", SR, 256, sinks=[sink], play_voices=False)
+    assert live.strategy.schedule(live.slot.current) == [256, 1024, 4096]
+    assert live.strategy.stages(live.slot.current) == [(256, "both"), (1024, "both"), (2048, "label"),
+                                                      (4096, "theta")]
+    calls: list[int] = []
+    clf = live.classifier
+    probabilities = clf.probabilities
+    clf.probabilities = lambda w, sr: calls.append(len(w)) or probabilities(w, sr)  # type: ignore[method-assign]
+    run_signal(live, _pattern())
+    assert calls == [256, 1024, 2048] * 3
+    by_stage = {s: [e for e in sink.events if e.stage == s] for s in range(4)}
+    for one, two in zip(by_stage[1], by_stage[2], strict=True):
+        np.testing.assert_array_equal(one.theta, two.theta)
+    for two, three in zip(by_stage[2], by_stage[3], strict=True):
+        assert (two.label, two.confidence) == (three.label, three.confidence) and three.final
 
 
 def test_a_window_shorter_than_the_shortest_head_is_not_guessed() -> None:
     live = Engine(MODELS / "tr808.onnx", SR, 256, play_voices=False)
     n = live.classifier.min_window - 1
-    assert live.strategy._classify(_kick()[:n]) == (None, None)
-    assert live.strategy._classify(_kick()[: n + 1])[0] is not None
+    assert live.strategy._classify(_kick()[:n], SR) == (None, None)
+    assert live.strategy._classify(_kick()[: n + 1], SR)[0] is not None
 
 
 def test_a_broken_named_head_is_one_clear_error(tmp_path: Path) -> None:

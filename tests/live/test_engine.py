@@ -156,12 +156,12 @@ def test_live_refinements_run_on_the_job_thread() -> None:
     model.encoder = recording
     run_signal(engine, x)
     engine.close()
-    schedule = engine.strategy.schedule(model)
+    schedule, stages = engine.strategy.schedule(model), engine.strategy.stages(model)
     assert len(schedule) >= 3 and len(rec.hits) >= 3
     threads = {w: {name for n, name in calls if n == w} for w in schedule}
     assert threads[schedule[0]] == {threading.current_thread().name}
     assert all(threads[w] == {"scrapl-jobs"} for w in schedule[1:]), threads
-    assert len(rec.refinements) == (len(schedule) - 1) * len(rec.hits)
+    assert len(rec.refinements) == (len(stages) - 1) * len(rec.hits)
 
 
 def test_texture_mode_follows_the_input(models: dict[str, Path]) -> None:
@@ -251,18 +251,21 @@ def refined() -> tuple[Engine, Recorder, np.ndarray, np.ndarray]:
 def test_refinements_move_theta_toward_the_full_window_prediction(refined) -> None:  # noqa: ANN001
     engine, rec, x, _ = refined
     model = engine.slot.current
-    schedule = engine.strategy.schedule(model)
+    schedule, plan = engine.strategy.schedule(model), engine.strategy.stages(model)
     assert len(schedule) >= 3 and schedule[0] == 256  # W0, then longer windows up to the full one
-    assert len(rec.refinements) == (len(schedule) - 1) * len(rec.hits) >= 10
+    assert len(rec.refinements) == (len(plan) - 1) * len(rec.hits) >= 10
     enc = OnnxEncoder(SHIPPED)
     dist = np.zeros(len(schedule))
     for hit in rec.hits:
         stages = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
-        assert [e.stage for e in stages] == list(range(len(schedule)))
-        assert [e.final for e in stages] == [False] * (len(schedule) - 1) + [True]
-        for e, w in zip(stages, schedule, strict=True):  # each stage: the encoder on its own window
-            np.testing.assert_allclose(e.theta, enc(x[hit.t_samples : hit.t_samples + w]), atol=1e-5)
-        dist += [np.abs(e.theta - stages[-1].theta).mean() for e in stages]
+        assert [e.stage for e in stages] == list(range(len(plan)))
+        assert [e.final for e in stages] == [False] * (len(plan) - 1) + [True]
+        w_theta = schedule[0]
+        for e, (w, kind) in zip(stages, plan, strict=True):  # the encoder on its stage's window, or the last
+            w_theta = w_theta if kind == "label" else w
+            np.testing.assert_allclose(e.theta, enc(x[hit.t_samples : hit.t_samples + w_theta]), atol=1e-5)
+        theta_stages = [e for e, (_, kind) in zip(stages, plan, strict=True) if kind != "label"]
+        dist += [np.abs(e.theta - stages[-1].theta).mean() for e in theta_stages]
     dist /= len(rec.hits)
     assert np.all(np.diff(dist) < 0) and dist[-1] == 0.0, dist  # on average each refinement gets closer
     p50, p99 = engine.latency.summary()["refine"]
@@ -274,6 +277,7 @@ def test_refinement_splices_do_not_click(refined) -> None:  # noqa: ANN001
     unrefined or refined throughout (the crossfade region and 512 samples either side)."""
     engine, rec, x, out = refined
     schedule, voice = engine.strategy.schedule(engine.slot.current), engine.strategy.voice
+    plan = engine.strategy.stages(engine.slot.current)
     first = (rec.hits[0].t_samples + schedule[0] - 1) // 256 * 256
     assert np.any(out[first : first + 256]) and not np.any(out[:first])  # sound from W0's block on
     xf, checked = engine.strategy.mixer.xfade, 0
@@ -286,7 +290,8 @@ def test_refinement_splices_do_not_click(refined) -> None:  # noqa: ANN001
         return voice.render(e.theta, seed, lo, hi - lo) * np.float32(min(gain, 10.0))
 
     for hit in rec.hits:
-        stages = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
+        events = [hit] + [e for e in rec.refinements if e.hit_id == hit.hit_id]
+        stages = [e for e, (_, kind) in zip(events, plan, strict=True) if kind != "label"]  # no splice
         for old, new, w_old, w in zip(stages[:-1], stages[1:], schedule[:-1], schedule[1:], strict=True):
             p = (hit.t_samples + w - 1) // 256 * 256 + SPLICE_LEAD  # the block in which w completed, + lead
             k = p - ((hit.t_samples + schedule[0] - 1) // 256 * 256)  # voice index of the splice
@@ -298,4 +303,4 @@ def test_refinement_splices_do_not_click(refined) -> None:  # noqa: ANN001
             steps = np.abs(np.diff(out[p - 513 : p + xf + 1]))
             assert steps.max() <= unspliced * (1 + 1e-3), (hit.hit_id, w, steps.max(), unspliced)
             checked += 1
-    assert checked == len(rec.refinements)
+    assert checked == (len(schedule) - 1) * len(rec.hits)
