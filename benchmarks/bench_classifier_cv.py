@@ -7,7 +7,8 @@ one fold), with the test kits left out throughout: ``train-classifier --val-kits
 one head (``--window``), and the per-class counts are pooled over the folds (≈ 1300 one-shots).
 Prints each class's pooled accuracy, the balanced accuracy and "hat" (a hat called a hat).
 
-    python benchmarks/bench_classifier_cv.py --data data/drums [--data data/drumsynth] [--seed 0] [--jobs 2]
+    python benchmarks/bench_classifier_cv.py --data data/drums [--data data/drumsynth] [--data data/gmfonts]
+        [--window 2048] [--seed 0] [--jobs 2]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python benchmarks/bench_onset.py [--kits test] [--rates 44100 48000] [--hits 300] [--block 64]
 
 Material (``data/hydrogen``, ``scrapl-live data hydrogen``): the kicks, snares, toms, claps, hats and
-cymbals (``train.drumdata`` labels; "other" is left out), each starting 5 ms before its attack = its
+cymbals (``train.drumlabels`` labels; "other" is left out), each starting 5 ms before its attack = its
 first sample at -40 dB of its peak, the true onset:
 1. *mixed*: --hits random one-shots over -60 dBFS white noise, peaks -40…0 dBFS, gaps 60 ms…1 s (each
    rings on under the next); F1/precision/recall within ±10 ms, placement error |found - true|

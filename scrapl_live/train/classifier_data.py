@@ -2,7 +2,7 @@
 
 Corpora are manifest folders: ``scrapl-live data drums``'s (format ``scrapl-live-drums/1``: every file
 has its ``class`` and a kit-wise ``split`` of train / val / test) or ``scrapl-live data hydrogen``'s
-(instrument names only: the class comes from :func:`scrapl_live.train.drumdata.label`, and validation
+(instrument names only: the class comes from :func:`scrapl_live.train.drumlabels.label`, and validation
 kits are named by the caller).  Test kits are never trained on and never used to choose.
 """
 
@@ -32,7 +32,7 @@ class OneShot:
 
 def corpus_items(root: str | Path, val_kits: tuple[str, ...] = ()) -> list[OneShot]:
     """The labelled one-shots of a manifest folder; ``val_kits`` move training kits to "val"."""
-    from scrapl_live.train.drumdata import label
+    from scrapl_live.train.drumlabels import label
 
     root = Path(root)
     manifest = root / "manifest.json"

@@ -222,7 +222,8 @@ def _hydrogen(args: argparse.Namespace) -> int:
 def _drums(args: argparse.Namespace) -> int:
     from scrapl_live.train.drumdata import build_drums
 
-    manifest = build_drums(args.dir, tuple(s.strip() for s in args.sources.split(",") if s.strip()))
+    manifest = build_drums(args.dir, tuple(s.strip() for s in args.sources.split(",") if s.strip()),
+                           args.screen)
     for split, counts in manifest["counts"].items():
         by_class = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         print(f"{split}: {sum(counts.values())} one-shots ({by_class})")
@@ -274,7 +275,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     r.add_argument("dir")
     r.add_argument("--sources", default="hydrogen,fluid,avldrums,lmms",
-                   help="comma-separated: hydrogen, fluid, avldrums, lmms (recorded and sampled drums) and "
-                   "drumsynth (synthesised electronic drums: build them into a folder of their own, so a "
-                   "real-drum corpus stays real) (default: %(default)s)")
+                   help="comma-separated: hydrogen, fluid, avldrums, lmms (recorded and sampled drums); "
+                   "drumsynth (synthesised electronic drums) and csound, timgm, opl3 (general-MIDI "
+                   "soundfonts' kits): build these into folders of their own, so a real-drum corpus "
+                   "stays real (default: %(default)s)")
+    r.add_argument("--screen", default=None, metavar="CORPUS",
+                   help="leave out every one-shot that is a near-copy of one of CORPUS's (its "
+                   "manifest.json), e.g. the real-drum corpus whose kits are held out (default: none)")
     r.set_defaults(func=_drums)

@@ -11,7 +11,13 @@ Sources (each a Debian package fetched with ``apt-get download`` and unpacked wi
 - ``drumsynth``: ``lmms-common``'s ``samples/drumsynth`` presets (electronic kits: TR-606/808/909,
   CR-78, Linn, ...), rendered by :mod:`.drumsynth`, one kit per folder, labelled by preset name; only
   presets whose name gives a class other than "other" (the folders also hold effects and melodic
-  instruments, and adding the named percussion as "other" measured worse, docs/results.md).
+  instruments, and adding the named percussion as "other" measured worse, docs/results.md);
+- ``csound``, ``timgm``, ``opl3`` (:data:`FONTS`): the bank-128 kits of three general-MIDI soundfonts
+  (``csound-soundfont``, ``timgm6mb-soundfont``, ``opl3-soundfont``: sampled kits and an FM chip's),
+  rendered like ``fluid``, kit names prefixed with the font's; their toms are left out (with them the
+  drum-class head lost kicks, docs/results.md).  Build them with ``screen`` set to the real-drum
+  corpus: such fonts share samples with other fonts, and :mod:`.nearcopy` leaves out every one-shot
+  that is a copy of one of that corpus's, held-out kits included.
 
 Whole kits are held out: :data:`TEST_KITS` are never trained on nor used to choose a model,
 :data:`VAL_KITS` chooses. Byte-identical files are kept once (the most held-out copy wins), so a
@@ -48,21 +54,26 @@ import numpy as np
 
 from scrapl_live.encoder.card import file_sha256
 from scrapl_live.train import hydrogen
+from scrapl_live.train.drumlabels import CLASSES, NOTES, drum_class, gm_name, label
 
 log = logging.getLogger(__name__)
 
 FORMAT = "scrapl-live-drums/1"
-CLASSES = ("kick", "snare", "tom", "closed_hat", "open_hat", "cymbal", "clap", "other")
-SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "drumsynth")
+SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "drumsynth", "csound", "timgm", "opl3")
+FONTS = ("csound", "timgm", "opl3")
 RECORDED = ("hydrogen", "fluid", "avldrums", "lmms")
-"""The sources of recorded or sampled drums (``data drums``'s default); ``drumsynth`` is synthesised and
-built into a corpus of its own, so that a real-drum corpus (encoder training, held-out hits) stays real."""
+"""The sources of recorded or sampled drums (``data drums``'s default); ``drumsynth`` (synthesised) and
+:data:`FONTS` are built into corpora of their own, so that the real-drum corpus (encoder training,
+held-out hits) stays what it is."""
 PACKAGES = {
     "hydrogen": hydrogen.PACKAGES,
     "fluid": ("fluid-soundfont-gm",),
     "avldrums": ("avldrums.lv2-soundfont",),
     "lmms": ("lmms-common",),
     "drumsynth": ("lmms-common",),
+    "csound": ("csound-soundfont",),
+    "timgm": ("timgm6mb-soundfont",),
+    "opl3": ("opl3-soundfont",),
 }
 ORIGIN = {
     "hydrogen": "Hydrogen drum kits (Debian hydrogen-data, hydrogen-drumkits)",
@@ -73,58 +84,25 @@ ORIGIN = {
     "lmms": "LMMS sample library, samples/drums (Debian lmms-common)",
     "drumsynth": "LMMS sample library, samples/drumsynth DrumSynth presets (Debian lmms-common), rendered "
     "with scrapl_live.train.drumsynth",
+    "csound": "sf_GMbank.sf2 (Debian csound-soundfont), bank-128 kits rendered with fluidsynth",
+    "timgm": "TimGM6mb.sf2 by Tim Brechbill (Debian timgm6mb-soundfont), bank-128 kits rendered with "
+    "fluidsynth",
+    "opl3": "OPL-3_FM_128M.sf2 by Zandro Reveille (Debian opl3-soundfont, FM-chip sounds), its drum kit "
+    "rendered with fluidsynth",
 }
 TEST_KITS = (("hydrogen", "TR808EmulationKit"), ("fluid", "TR-808"), ("avldrums", "Red_Zeppelin_4pc"))
 VAL_KITS = (("hydrogen", "ElectricEmpireKit"),)
-SF2_FILES = {"fluid": ("FluidR3_GM.sf2",), "avldrums": ("Black_Pearl_4_LV2.sf2", "Red_Zeppelin_4_LV2.sf2")}
-VELOCITIES = {"fluid": (64, 127), "avldrums": (40, 80, 127)}
-NOTES = range(27, 88)  # GM drum notes 35-81 plus the GS extensions either side
+SF2_FILES = {"fluid": ("FluidR3_GM.sf2",), "avldrums": ("Black_Pearl_4_LV2.sf2", "Red_Zeppelin_4_LV2.sf2"),
+             "csound": ("sf_GMbank.sf2",), "timgm": ("TimGM6mb.sf2",), "opl3": ("OPL-3_FM_128M.sf2",)}
+VELOCITIES = {"fluid": (64, 127), "avldrums": (40, 80, 127), "csound": (64, 127), "timgm": (64, 127),
+              "opl3": (64, 127)}
+KIT_PREFIX = {"csound": "csound ", "timgm": "TimGM6mb ", "opl3": "OPL3 "}
+"""Kit-name prefixes of :data:`FONTS`, whose kits share FluidR3's names ("Standard", "Electronic"):
+``--val-kits`` matches a bare kit name in every corpus."""
+FONT_LEFT_OUT = ("tom",)
+"""Classes of :data:`FONTS` not taken."""
 CLIP_SECONDS = 2.0
 SAMPLE_RATE = 44100
-
-GM_DRUMS = (  # notes 27..87
-    "High Q", "Slap", "Scratch Push", "Scratch Pull", "Sticks", "Square Click", "Metronome Click",
-    "Metronome Bell", "Acoustic Bass Drum", "Bass Drum 1", "Side Stick", "Acoustic Snare", "Hand Clap",
-    "Electric Snare", "Low Floor Tom", "Closed Hi-Hat", "High Floor Tom", "Pedal Hi-Hat", "Low Tom",
-    "Open Hi-Hat", "Low-Mid Tom", "Hi-Mid Tom", "Crash Cymbal 1", "High Tom", "Ride Cymbal 1",
-    "Chinese Cymbal", "Ride Bell", "Tambourine", "Splash Cymbal", "Cowbell", "Crash Cymbal 2", "Vibraslap",
-    "Ride Cymbal 2", "Hi Bongo", "Low Bongo", "Mute Hi Conga", "Open Hi Conga", "Low Conga", "High Timbale",
-    "Low Timbale", "High Agogo", "Low Agogo", "Cabasa", "Maracas", "Short Whistle", "Long Whistle",
-    "Short Guiro", "Long Guiro", "Claves", "Hi Wood Block", "Low Wood Block", "Mute Cuica", "Open Cuica",
-    "Mute Triangle", "Open Triangle", "Shaker", "Jingle Bell", "Bell Tree", "Castanets", "Mute Surdo",
-    "Open Surdo",
-)
-
-_HAT = re.compile(r"(^| )(hh|hi ?hat|hihat|hat)")
-_OPEN = re.compile(r"open|(hh|hat) o( |\d|$)")
-_RULES = (
-    ("kick", re.compile(r"kick|bass ?drum|(^| )(bd|kik)( |\d|$)")),
-    ("snare", re.compile(r"snare|(^| )(sd|snr)( |\d|$)")),
-    ("clap", re.compile(r"clap")),
-    ("tom", re.compile(r"(^| )tom")),
-    ("cymbal", re.compile(r"crash|ride|cymbal|china|splash|(^| )(cym|crsh)")),
-)
-
-
-def gm_name(note: int) -> str:
-    """General MIDI (GS) drum name of ``note`` 27..87, else ``"note N"``."""
-    return GM_DRUMS[note - NOTES.start] if note in NOTES else f"note {note}"
-
-
-def drum_class(name: str) -> str:
-    """One of :data:`CLASSES` from an instrument or file name ("Open HH", "hihat_opened01", "FloorTom")."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    text = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-    if _HAT.search(text):
-        return "open_hat" if _OPEN.search(text) else "closed_hat"
-    return next((cls for cls, rule in _RULES if rule.search(text)), "other")
-
-
-def label(instrument: str, filename: str) -> str:
-    """Class from the instrument name, else from the file name."""
-    cls = drum_class(instrument) if instrument else "other"
-    return cls if cls != "other" else drum_class(Path(filename).stem)
-
 
 def package_licences(copyright_file: Path) -> list[dict[str, str]]:
     """``{"files", "licence"}`` of each stanza of a machine-readable Debian copyright file (packaging
@@ -194,10 +172,12 @@ def _entries(source: str, staging: Path, dest: Path) -> list[dict]:
         for name in SF2_FILES[source]:
             sf2 = staging / "usr/share/sounds/sf2" / name
             for bank, program, kit in drum_kits(sf2):
-                kit = kit.replace("/", "-")
+                kit = KIT_PREFIX.get(source, "") + kit.replace("/", "-")
                 strikes = render_kit(sf2, bank, program, list(NOTES), list(VELOCITIES[source]), SAMPLE_RATE,
                                      spacing=CLIP_SECONDS)  # fmt: skip
                 for s in strikes:
+                    if source in FONTS and drum_class(gm_name(s.note)) in FONT_LEFT_OUT:
+                        continue
                     rel = Path(source) / kit / f"n{s.note:03d}_v{s.velocity:03d}.wav"
                     _write_clip(dest / rel, s.audio)
                     add(rel, kit, gm_name(s.note), note=s.note, velocity=s.velocity)
@@ -239,14 +219,19 @@ def _decodable(dest: Path, files: list[dict]) -> list[dict]:
     return kept
 
 
-def build_drums(dest: str | Path, sources: tuple[str, ...] = RECORDED) -> dict:
+def build_drums(dest: str | Path, sources: tuple[str, ...] = RECORDED,
+                screen: str | Path | None = None) -> dict:
     """Fetch, unpack/render, label, split and index ``sources`` under ``dest``. Returns the manifest.
 
-    Idempotent: the .debs are cached in ``dest/debs``; each source's folder is rebuilt.
+    screen: a corpus folder (its ``manifest.json``) whose one-shots are not to be copied: every one-shot
+    of ``sources`` that is a near-copy of one of its same class (:mod:`.nearcopy`) is left out and
+    listed in the manifest's ``screen``.  Idempotent: the .debs are cached in ``dest/debs``; each
+    source's folder is rebuilt.
     """
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown or not sources:
         raise ValueError(f"sources must be a non-empty subset of {SOURCES}, got {sources}")
+    reference = _screen_reference(screen)
     dest = Path(dest).resolve()
     files, meta = [], []
     for source in sources:
@@ -270,13 +255,40 @@ def build_drums(dest: str | Path, sources: tuple[str, ...] = RECORDED) -> dict:
     for f in files:
         f["split"] = _split(f)
     files = _decodable(dest, _dedupe(dest, files))
+    screened = None
+    if screen is not None:
+        from scrapl_live.train.nearcopy import THRESHOLD, near_copies
+
+        found = near_copies(files, dest, reference, Path(screen))
+        for path in found:
+            (dest / path).unlink()
+        files = [f for f in files if f["path"] not in found]
+        screened = {"reference": str(screen), "threshold": THRESHOLD,
+                    "left_out": [{"path": p, "similarity": round(v, 4), "copy_of": m}
+                                 for p, (v, m) in sorted(found.items())]}  # fmt: skip
+        log.info("left out %d near-copies of %s's one-shots", len(found), screen)
     splits = ("train", "val", "test")
     counts = {s: dict(Counter(f["class"] for f in files if f["split"] == s)) for s in splits}
     manifest = {"format": FORMAT, "classes": list(CLASSES), "sources": meta,
                 "test_kits": [list(k) for k in TEST_KITS], "val_kits": [list(k) for k in VAL_KITS],
                 "counts": counts, "files": files}  # fmt: skip
+    if screened is not None:
+        manifest["screen"] = screened
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def _screen_reference(screen: str | Path | None) -> list[dict]:
+    """The manifest entries of the ``screen`` corpus (checked before any download)."""
+    if screen is None:
+        return []
+    path = Path(screen) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--screen {screen}: no manifest.json there (build it with `data drums`)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"--screen {screen}: {path} is not a {FORMAT} manifest")
+    return list(manifest["files"])
 
 
 def manifest_files(root: str | Path, split: str) -> list[Path] | None:

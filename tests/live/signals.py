@@ -75,7 +75,7 @@ def load_shots(root: Path, sample_rate: int, split: str | None = None, kits: set
     """(drum class, one-shot) pairs of a manifest folder's files, mono at ``sample_rate``.
 
     The class is the manifest's ``class`` field, else read from the instrument/file name
-    (``train.drumdata.label``).  Each one-shot (n,) float32 starts ``PRE_ROLL_S`` before its
+    (``train.drumlabels.label``).  Each one-shot (n,) float32 starts ``PRE_ROLL_S`` before its
     :func:`attack_start` (faded in over that pre-roll) and lasts at most ``max_s``; silent files are
     left out.
     ``split``/``kits``/``labels`` select files.
@@ -83,7 +83,7 @@ def load_shots(root: Path, sample_rate: int, split: str | None = None, kits: set
     import json
 
     from scrapl_live.audio import load_audio
-    from scrapl_live.train.drumdata import label
+    from scrapl_live.train.drumlabels import label
 
     pre = int(round(PRE_ROLL_S * sample_rate))
     out = []

@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from scrapl_live.train.datasets import OneShotFolderDataset
-from scrapl_live.train.drumdata import FORMAT, _dedupe, drum_class, gm_name, label, package_licences
+from scrapl_live.train.drumdata import FORMAT, _dedupe, package_licences
+from scrapl_live.train.drumlabels import drum_class, gm_name, label
 from scrapl_live.train.soundfont import drum_kits, presets, render_kit
 
 
@@ -166,7 +167,25 @@ def test_drumsynth_presets_render_to_labelled_one_shots(tmp_path: Path) -> None:
 
 def test_data_drums_builds_the_recorded_sources_by_default() -> None:
     from scrapl_live.cli import build_parser
-    from scrapl_live.train.drumdata import RECORDED, SOURCES
+    from scrapl_live.train.drumdata import FONTS, RECORDED, SOURCES
 
     args = build_parser().parse_args(["data", "drums", "out"])
-    assert tuple(args.sources.split(",")) == RECORDED == tuple(s for s in SOURCES if s != "drumsynth")
+    assert tuple(args.sources.split(",")) == RECORDED
+    assert tuple(s for s in SOURCES if s != "drumsynth" and s not in FONTS) == RECORDED
+
+
+def test_a_general_midi_font_gives_prefixed_kits_without_toms(tmp_path: Path) -> None:
+    from scrapl_live.train.drumdata import _entries
+
+    sf2 = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # timgm6mb-soundfont, installed with fluidsynth
+    if shutil.which("fluidsynth") is None or not sf2.is_file():
+        pytest.skip("needs fluidsynth and timgm6mb-soundfont (apt-get install fluidsynth timgm6mb-soundfont)")
+    staging = tmp_path / "staging/usr/share/sounds/sf2"
+    staging.mkdir(parents=True)
+    (staging / sf2.name).symlink_to(sf2)
+    entries = _entries("timgm", tmp_path / "staging", tmp_path / "dest")
+    kits = {e["kit"] for e in entries}
+    assert kits == {f"TimGM6mb {k}" for _, _, k in drum_kits(sf2)}
+    classes = {e["class"] for e in entries}
+    assert "tom" not in classes and {"kick", "snare", "closed_hat", "open_hat", "cymbal"} <= classes
+    assert all(e["class"] == drum_class(e["instrument"]) for e in entries)
