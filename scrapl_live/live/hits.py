@@ -39,7 +39,7 @@ from scrapl_live.live.events import HitEvent
 from scrapl_live.live.latency import Stopwatch
 from scrapl_live.live.model import LoadedModel, load_full_hit
 from scrapl_live.live.onset import OnsetDetector
-from scrapl_live.live.schedule import BOTH, LABEL, THETA, encoder_windows, plan
+from scrapl_live.live.schedule import BOTH, LABEL, THETA, encoder_windows, merged, plan
 from scrapl_live.live.voices import OneShotMixer
 from synths.tr808_numpy import TR808Numpy
 
@@ -144,12 +144,10 @@ class HitMode:
             ready = [w for w in hit.windows if hit.onset + self.engine.model_window(w, model) + wait <= end]
             if not ready:
                 continue
-            # several windows complete in one block (short blocks): the longest one is enough, computing
-            # the class too if a skipped stage was to
+            # several windows complete in one block (long blocks): the longest one is enough, computing
+            # whatever the skipped stages were to
             hit.windows = [w for w in hit.windows if w > ready[-1]]
-            kind = hit.kinds[ready[-1]]
-            if kind == THETA and any(hit.kinds[w] != THETA for w in ready[:-1]):
-                kind = BOTH
+            kind = merged([hit.kinds[w] for w in ready])
             try:
                 self._predict(hit, model, ready[-1], kind, detection if hit.stage == 0 else None)
             except Exception as exc:  # a failing encoder loses this prediction, never the stream

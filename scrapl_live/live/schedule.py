@@ -34,6 +34,13 @@ def encoder_windows(windows: list[int], any_window: bool, first_window: int, ref
     return schedule
 
 
+def merged(kinds: list[str]) -> str:
+    """What one stage computes in place of several that completed at once (a long block): θ̂ if any
+    of them computes it, the class if any of them does."""
+    theta, label = any(k != LABEL for k in kinds), any(k != THETA for k in kinds)
+    return BOTH if theta and label else THETA if theta else LABEL
+
+
 def plan(schedule: list[int], heads: list[int]) -> list[tuple[int, str]]:
     """(window, what) stages of an encoder ``schedule`` with class heads of ``heads`` samples (both
     ascending, the same rate; ``heads`` empty: no classifier): each stage is :data:`BOTH`,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapl_live.live.schedule import BOTH, LABEL, THETA, encoder_windows, plan
+from scrapl_live.live.schedule import BOTH, LABEL, THETA, encoder_windows, merged, plan
 
 CARD = [128, 256, 512, 1024, 2048, 4096]
 HEADS = [128, 256, 512, 1024, 2048]
@@ -39,3 +39,11 @@ def test_without_heads_every_stage_is_the_encoder_alone() -> None:
     assert plan([256, 1024], []) == [(256, THETA), (1024, THETA)]
     # no head answers 64 samples; the 128 head answers as soon as it can
     assert plan([64, 256], [128]) == [(64, THETA), (128, LABEL), (256, THETA)]
+
+
+@pytest.mark.parametrize(("kinds", "expected"), [
+    ([THETA], THETA), ([LABEL], LABEL), ([BOTH], BOTH), ([THETA, LABEL], BOTH), ([BOTH, LABEL], BOTH),
+    ([LABEL, THETA], BOTH), ([THETA, THETA], THETA),
+])
+def test_stages_completing_in_one_block_compute_what_any_would(kinds: list[str], expected: str) -> None:
+    assert merged(kinds) == expected
