@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, action="append", default=None,
                    help="one-shot corpus folder with a manifest.json, from `scrapl-live data drums` or "
                    "`data hydrogen` (repeatable; default data/drums, else data/hydrogen)")
+    p.add_argument("--long-data", type=Path, action="append", default=[],
+                   help="training corpus used by the longest head only (repeatable; the general-MIDI "
+                   "soundfont kits raise the full-window head and lower the short ones, docs/results.md)")
     p.add_argument("-o", "--output", dest="out", type=Path, default=Path("models/drumclass.onnx"),
                    help="exported head (.onnx)")
     p.add_argument("--out", type=Path, dest="out", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -81,7 +84,8 @@ def _run(args: argparse.Namespace) -> int:
     data = args.data or [next((p for p in DEFAULT_DATA if (p / "manifest.json").is_file()), DEFAULT_DATA[0])]
     t0 = time.perf_counter()
     sets = load_sets(data, args.val_kits, max(args.windows))
-    results = {w: measure(sets, w, args) for w in sorted(args.windows)}
+    longest = {**sets, "train": with_train(sets["train"], args.long_data, max(args.windows))}
+    results = {w: measure(longest if w == max(args.windows) else sets, w, args) for w in sorted(args.windows)}
     for w, r in results.items():
         test = {**r["test"]["per_class"], "hat": r["test"]["hat"],
                 "hat over a kick taken for a kick": r["test"]["hat_over_kick_as_kick"]}
@@ -107,9 +111,7 @@ def load_sets(data: list[Path], val_kits: list[str] | None, n: int) -> dict[str,
 
     val_kits: training kits to validate on (None: the corpora's own val split, else DEFAULT_VAL_KITS).
     """
-    from scrapl_live.live.classify import CLASSES
-    from scrapl_live.train.classifier import SAMPLE_RATE
-    from scrapl_live.train.classifier_data import corpus_items, load_items
+    from scrapl_live.train.classifier_data import corpus_items
 
     items = [it for root in data for it in corpus_items(root, tuple(val_kits or ()))]
     if val_kits is None and not any(it.split == "val" for it in items):
@@ -119,16 +121,41 @@ def load_sets(data: list[Path], val_kits: list[str] | None, n: int) -> dict[str,
     if unknown:
         raise ValueError(f"--val-kits {unknown} are not in the corpora; kits: {sorted(kits)}")
     sets: dict[str, Any] = {}
-    length = int(0.5 * SAMPLE_RATE + 1.1 * (n + 96)) + 1
     for name in ("train", "val", "test"):
         group = [it for it in items if it.split == name]
         if not group:
             raise ValueError(f"no labelled {name} one-shots in {[str(d) for d in data]}")
-        heads, kept = load_items(group, SAMPLE_RATE, length)
-        sets[name] = {"heads": heads, "labels": np.array([CLASSES.index(it.label) for it in kept]),
-                      "kits": sorted({it.kit for it in kept})}
-        log.info("%s: %d one-shots from %d kits", name, len(heads), len(sets[name]["kits"]))
+        sets[name] = _one_shots(group, n)
+        log.info("%s: %d one-shots from %d kits", name, len(sets[name]["heads"]), len(sets[name]["kits"]))
     return sets
+
+
+def _one_shots(group: list[Any], n: int) -> dict[str, Any]:
+    """Heads (0.5 s + margin for a window of ``n``), labels and kits of the decodable one-shots of
+    ``group`` (classifier_data.OneShot items)."""
+    from scrapl_live.live.classify import CLASSES
+    from scrapl_live.train.classifier import SAMPLE_RATE
+    from scrapl_live.train.classifier_data import load_items
+
+    heads, kept = load_items(group, SAMPLE_RATE, int(0.5 * SAMPLE_RATE + 1.1 * (n + 96)) + 1)
+    return {"heads": heads, "labels": np.array([CLASSES.index(it.label) for it in kept], np.int64),
+            "kits": sorted({it.kit for it in kept})}
+
+
+def with_train(train: dict[str, Any], extra: list[Path], n: int) -> dict[str, Any]:
+    """The training set plus the training one-shots of the ``extra`` corpora (as :func:`load_sets`)."""
+    if not extra:
+        return train
+    from scrapl_live.train.classifier_data import corpus_items
+
+    group = [it for root in extra for it in corpus_items(root) if it.split == "train"]
+    if not group:
+        raise ValueError(f"no labelled train one-shots in --long-data {[str(d) for d in extra]}")
+    more = _one_shots(group, n)
+    log.info("longest head: %d more training one-shots from %s", len(more["heads"]), [str(d) for d in extra])
+    return {"heads": train["heads"] + more["heads"],
+            "labels": np.concatenate([train["labels"], more["labels"]]),
+            "kits": sorted(set(train["kits"]) | set(more["kits"]))}
 
 
 def hats_over_kicks(heads: list[np.ndarray], labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -222,6 +249,7 @@ def export(net: Any, path: Path, results: dict[int, dict[str, Any]], sets: dict[
         "onnx": {"file": path.name, "input": INPUT_NAME, "output": OUTPUT_NAME, "bytes": path.stat().st_size,
                  "sha256": file_sha256(path), "parity_max_abs": parity},
         "training": {"command": "scrapl-live " + shlex.join(sys.argv[1:]), "data": [str(d) for d in data],
+                     "long_data": [str(d) for d in args.long_data],
                      "seed": args.seed, "copies": args.copies, "epochs": args.epochs, "members": args.members,
                      "eq_db": args.eq_db,
                      "train_kits": sets["train"]["kits"], "val_kits": sets["val"]["kits"],

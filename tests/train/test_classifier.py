@@ -235,6 +235,43 @@ def test_train_classifier_command_exports_a_working_bank(tmp_path: Path) -> None
     assert card["onnx"]["parity_max_abs"] < 1e-4
 
 
+def _tone(rng: np.random.Generator, n: int = 30000) -> np.ndarray:
+    """A steady 1 kHz tone with a slow decay (a class the base corpus lacks)."""
+    t = np.arange(n) / SR
+    return (np.sin(2 * np.pi * rng.uniform(900, 1100) * t) * np.exp(-t / 0.5) * 0.5).astype(np.float32)
+
+
+def test_long_data_trains_the_longest_head_only(tmp_path: Path) -> None:
+    """A corpus given with --long-data (tones labelled snare) is learnt by the longest head alone: it
+    calls a tone a snare, the shorter head, which never saw one, does not."""
+    from scrapl_live.cli import main
+
+    _corpus(tmp_path / "base")
+    rng = np.random.default_rng(5)
+    extra, files = tmp_path / "extra", []
+    for i in range(8):
+        path = f"tones/K/tone{i}.wav"
+        (extra / path).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(extra / path, _tone(rng), SR)
+        files.append({"path": path, "source": "tones", "kit": "K", "instrument": "snare", "class": "snare",
+                      "split": "train"})
+    (extra / "manifest.json").write_text(json.dumps({"format": "scrapl-live-drums/1", "files": files}))
+    out = tmp_path / "head.onnx"
+    assert main(["train-classifier", "--data", str(tmp_path / "base"), "--long-data", str(extra),
+                 "-o", str(out), "--windows", "128", "512", "--copies", "3", "--epochs", "15"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["long_data"] == [str(extra)]
+    clf = load_classifier(out)
+    x = _tone(np.random.default_rng(9))
+    assert clf.classify(x[:512], SR)[0] == "snare"
+    assert clf.classify(x[:128], SR)[0] != "snare"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.json").write_text(json.dumps({"format": "scrapl-live-drums/1", "files": []}))
+    assert main(["train-classifier", "--data", str(tmp_path / "base"), "--long-data", str(empty), "-o",
+                 str(out), "--windows", "128", "512"]) == 1  # fmt: skip
+
+
 def test_a_tampered_or_missing_head_is_refused(tmp_path: Path) -> None:
     from scrapl_live.cli import main
 
