@@ -235,11 +235,11 @@ class HitMode:
             def finish() -> None:  # block thread, after every earlier stage's finish
                 if voice is not None and splice is not None and hit.version == splice[0] and hit.slot:
                     self.mixer.splice(*hit.slot, voice[0], splice[1], voice[1], final=True)
-                new = (theta, label, confidence) if kind == BOTH else (
-                    (hit.theta, label, confidence) if kind == LABEL else (theta, hit.label, hit.confidence))
+                kept = hit.theta if theta is None else theta
+                lab, conf = (hit.label, hit.confidence) if kind == THETA else (label, confidence)
                 timing = {"label_inference": inference} if kind == LABEL else {
                     "refine_inference": inference, "refine_render": render}
-                self._publish(hit, model, win, *new, stage, final, timing)
+                self._publish(hit, model, win, kept, lab, conf, stage, final, timing)
 
             return finish
 

@@ -9,12 +9,9 @@ highest normalised cross-correlation over all lags of their first :data:`SECONDS
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 SECONDS = 0.37
 """Head of each one-shot compared (16384 samples at 44.1 kHz): the attack and early decay."""
@@ -50,10 +47,11 @@ def near_copies(candidates: list[dict], root: Path, reference: list[dict], refer
             refs.setdefault(f["class"], []).append((f["path"], spec))
     found = {}
     for f in candidates:
-        spec = _spectrum(root / f["path"], n)
+        same = refs.get(f["class"], [])
+        spec = _spectrum(root / f["path"], n) if same else None
         if spec is None:
             continue
-        score, match = max(((similarity(spec, s), p) for p, s in refs.get(f["class"], [])), default=(0.0, ""))
+        score, match = max((similarity(spec, s), p) for p, s in same)
         if score >= threshold:
             found[f["path"]] = (score, match)
     return found
