@@ -92,8 +92,8 @@ def _poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
     return firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
 
 
-def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
-    """Validate a signal: numeric and finite; warn when clipped. Returns float32.
+def check_audio(audio: np.ndarray, name: str = "audio", warn_clipped: bool = True) -> np.ndarray:
+    """Validate a signal: numeric and finite; warn when clipped (if ``warn_clipped``). Returns float32.
 
     Raises ValueError naming ``name``.
     """
@@ -104,15 +104,17 @@ def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name}: contains {bad} NaN/inf samples")
-    n_clip = int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL))
+    n_clip = int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL)) if warn_clipped else 0
     if n_clip > 0:
         log.warning("%s: %d samples at or above %.3f full scale (clipped)", name, n_clip, CLIP_LEVEL)
     return arr
 
 
-def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = True,
+               warn_clipped: bool = True) -> tuple[np.ndarray, int]:
     """Read an audio file, optionally resampled to ``sample_rate`` and mixed down to mono.
 
+    ``warn_clipped=False`` for corpora, whose loaders report clipping once for the whole set.
     Returns (audio, sr): audio (N,) float32 if ``mono`` else (C, N). Raises FileNotFoundError for a
     missing file and ValueError (naming the file) for an unreadable, truncated, empty or non-finite one.
     """
@@ -128,7 +130,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
         data, sr = resample(data, sr, int(sample_rate)), int(sample_rate)
     if data.ndim != 2 or data.shape[-1] == 0:
         raise ValueError(f"audio file {p} contains no samples")
-    data = check_audio(data, name=str(p))
+    data = check_audio(data, name=str(p), warn_clipped=warn_clipped)
     if mono:
         data = data.mean(axis=0)
     return np.ascontiguousarray(data, dtype=np.float32), sr

@@ -60,7 +60,7 @@ def load_head(path: Path, sample_rate: int, n: int) -> np.ndarray | None:
     from scrapl_live.audio import load_audio
 
     try:
-        audio, _ = load_audio(path, sample_rate=sample_rate)
+        audio, _ = load_audio(path, sample_rate=sample_rate, warn_clipped=False)
     except (ValueError, RuntimeError, OSError) as exc:
         log.warning("skipping %s: %s", path, exc)
         return None
@@ -74,12 +74,17 @@ def load_head(path: Path, sample_rate: int, n: int) -> np.ndarray | None:
 
 def load_items(items: list[OneShot], sample_rate: int, n: int) -> tuple[list[np.ndarray], list[OneShot]]:
     """Heads (n,) of every decodable item, with the items they came from."""
+    from scrapl_live.audio import CLIP_LEVEL
+
     heads, kept = [], []
     for item in items:
         head = load_head(item.path, sample_rate, n)
         if head is not None:
             heads.append(head)
             kept.append(item)
+    clipped = sum(float(np.max(np.abs(h))) >= CLIP_LEVEL for h in heads)
+    if clipped:
+        log.info("%d of %d one-shots reach full scale (clipped); used as they are", clipped, len(heads))
     return heads, kept
 
 

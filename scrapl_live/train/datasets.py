@@ -156,7 +156,7 @@ class OneShotFolderDataset(Dataset):
         max_shift: int = 0,
         max_files: int | None = None,
     ) -> None:
-        from scrapl_live.audio import load_audio
+        from scrapl_live.audio import CLIP_LEVEL, load_audio
 
         _check_split(split, SPLITS + ("all",))
         if n_samples < 1:
@@ -190,10 +190,14 @@ class OneShotFolderDataset(Dataset):
         self.split_seed = int(split_seed)
         self.max_shift = int(max_shift) if split == "train" else 0
         self.epoch = 0
-        self.audio = torch.from_numpy(
-            np.stack([prepare_one_shot(load_audio(f, sample_rate)[0], n_samples) for f in files])
-        )  # (M, n_samples)
-        log.info("loaded %d one-shots (%s) from %s", len(files), split, root)
+        shots, clipped = [], 0
+        for f in files:
+            x = load_audio(f, sample_rate, warn_clipped=False)[0]
+            clipped += int(float(np.max(np.abs(x))) >= CLIP_LEVEL)
+            shots.append(prepare_one_shot(x, n_samples))
+        self.audio = torch.from_numpy(np.stack(shots))  # (M, n_samples)
+        log.info("loaded %d one-shots (%s) from %s%s", len(files), split, root,
+                 f"; {clipped} reach full scale (clipped), used as they are" if clipped else "")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose meso shifts :meth:`__getitem__` returns."""

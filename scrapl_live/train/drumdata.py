@@ -211,7 +211,7 @@ def _decodable(dest: Path, files: list[dict]) -> list[dict]:
     kept = []
     for f in files:
         try:
-            load_audio(dest / f["path"])
+            load_audio(dest / f["path"], warn_clipped=False)
             kept.append(f)
         except ValueError as exc:
             log.warning("left out %s: %s", f["path"], exc)

@@ -24,7 +24,7 @@ def _spectrum(path: Path, n: int) -> tuple[np.ndarray, float] | None:
     """(rFFT of the head zero-padded to 2n, its norm) of a one-shot, or None when it is silent."""
     from scrapl_live.audio import load_audio
 
-    x, _ = load_audio(path, sample_rate=_SR)
+    x, _ = load_audio(path, sample_rate=_SR, warn_clipped=False)
     head = np.asarray(x[:n], np.float64)
     norm = float(np.linalg.norm(head))
     return (np.fft.rfft(head, 2 * n), norm) if norm > 0 else None

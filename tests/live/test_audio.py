@@ -80,6 +80,20 @@ def test_nan_file_is_rejected_and_clipping_warns(tmp_path: Path, caplog: pytest.
     assert "clipped" in caplog.text and y.size == clipped.size
 
 
+def test_a_corpus_reports_its_clipped_files_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from scrapl_live.train.classifier_data import OneShot, load_items
+
+    items = []
+    for i, gain in enumerate((3.0, 3.0, 0.5)):  # two clipped one-shots, one clean
+        sf.write(tmp_path / f"{i}.wav", np.clip(gain * _tone(44100, channels=1)[0], -1, 1), 44100)
+        items.append(OneShot(tmp_path / f"{i}.wav", "kit", "train", "kick"))
+    with caplog.at_level(logging.INFO):
+        heads, kept = load_items(items, 44100, 2048)
+    assert len(heads) == len(kept) == 3
+    assert "2 of 3 one-shots reach full scale" in caplog.text
+    assert "samples at or above" not in caplog.text  # no line per file
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
     save_audio(tmp_path / "a.wav", np.zeros(100, np.float32), 8000)
     with pytest.raises(ValueError, match="sample_rate"):
