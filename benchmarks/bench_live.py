@@ -181,7 +181,7 @@ def report_latency(engine: Engine, label: str) -> dict[str, float]:
     parts += [p for p in refine if p + "_ms" in rep]
     for part in parts:
         print(f"      {part:16s} wall ms p50 {rep[part + '_ms']:6.3f}  p99 {rep[part + '_p99_ms']:6.3f}   "
-              f"thread-CPU ms p50 {rep[part + '_cpu_ms']:6.3f}")
+              f"thread-CPU ms p50 {rep[part + '_cpu_ms']:6.3f}  p99 {rep[part + '_cpu_p99_ms']:6.3f}")
     print(f"      buffering {rep['buffering_ms']:.2f} ms (input + output block; W0's last sample "
           f"waits {rep['block_wait_ms']:.2f} ms on avg. inside the input one), W0 {rep['window_ms']:.1f} ms")
     print(f"      onset→first sound, upper bound (W0 + buffering + processing p50): {rep['total_ms']:.2f} ms;"

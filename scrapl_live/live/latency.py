@@ -104,10 +104,11 @@ class LatencyStats:
     def report(
         self, sample_rate: int, block_size: int, window: int, device_ms: float = 0.0
     ) -> dict[str, float]:
-        """Latency parts in ms: ``<part>_ms`` / ``<part>_p99_ms`` (wall) and ``<part>_cpu_ms`` (thread CPU,
-        p50) for each processing part and their per-hit sum ``processing``; buffering (input + output
-        block + ``device_ms``), the mean ``block_wait`` (inside the input buffer), the first window W₀,
-        and ``total_excl_window_ms`` = buffering + processing p50 (``total_ms`` adds W₀).
+        """Latency parts in ms: ``<part>_ms`` / ``<part>_p99_ms`` (wall) and ``<part>_cpu_ms`` /
+        ``<part>_cpu_p99_ms`` (thread CPU) for each processing part and their per-hit sum
+        ``processing``; buffering (input + output block + ``device_ms``), the mean ``block_wait``
+        (inside the input buffer), the first window W₀, and ``total_excl_window_ms`` = buffering +
+        processing p50 (``total_ms`` adds W₀).
         """
         parts: dict[str, float] = {
             "buffering_ms": 2e3 * block_size / sample_rate + device_ms,
@@ -118,6 +119,7 @@ class LatencyStats:
             parts[f"{name}_ms"] = wall.quantile(0.5)
             parts[f"{name}_p99_ms"] = wall.quantile(0.99)
             parts[f"{name}_cpu_ms"] = self.cpu_ms[name].quantile(0.5)
+            parts[f"{name}_cpu_p99_ms"] = self.cpu_ms[name].quantile(0.99)
         processing = parts.get("processing_ms", float("nan"))
         parts["total_excl_window_ms"] = parts["buffering_ms"] + float(np.nan_to_num(processing))
         parts["total_ms"] = parts["total_excl_window_ms"] + parts["window_ms"]

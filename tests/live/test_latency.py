@@ -31,3 +31,6 @@ def test_stats_sum_parts_and_summarise() -> None:
     assert abs(p50 / 2.0 - 1) < 0.011 and abs(p99 / 2.49 - 1) < 0.011  # 1.5 + i/100
     report = stats.report(48000, 256, 256)
     assert report["n"] == 100 and abs(report["block_wait_ms"] - 1e3 * 49.5 / 48000) < 1e-9
+    cpu = (report["processing_cpu_ms"], report["processing_cpu_p99_ms"])
+    assert all(abs(c / 0.75 - 1) < 0.011 for c in cpu)  # 0.5 + 0.25 every hit
+    assert abs(report["inference_p99_ms"] / 1.99 - 1) < 0.011 and report["refine_cpu_p99_ms"] > 0
