@@ -8,7 +8,7 @@ one head (``--window``), and the per-class counts are pooled over the folds (≈
 Prints each class's pooled accuracy, the balanced accuracy and "hat" (a hat called a hat).
 
     python benchmarks/bench_classifier_cv.py --data data/drums [--data data/drumsynth] [--data data/gmfonts]
-        [--window 2048] [--seed 0] [--jobs 2]
+        [--window 2048] [--seed 0] [--jobs 2] [--train-args "--eq-db 12"]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -41,12 +42,14 @@ FOLDS = (
 validation split); the Black Pearl kits of AVL and Hydrogen are one family."""
 
 
-def run_fold(data: list[Path], kits: tuple[str, ...], window: int, seed: int, out: Path) -> dict:
-    """The ``val`` scores of one fold's head (train-classifier's report)."""
+def run_fold(data: list[Path], kits: tuple[str, ...], window: int, seed: int, out: Path,
+             extra: list[str]) -> dict:
+    """The ``val`` scores of one fold's head (train-classifier's report); ``extra``: more of its flags."""
     cli = "from scrapl_live.cli import main; raise SystemExit(main())"
     cmd = [sys.executable, "-c", cli, "train-classifier",
            *(a for d in data for a in ("--data", str(d))), "--val-kits", *kits, "--windows", str(window),
-           "--seed", str(seed), "-o", str(out.with_suffix(".onnx")), "--report", str(out)]  # fmt: skip
+           "--seed", str(seed), "-o", str(out.with_suffix(".onnx")), "--report", str(out),
+           *extra]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -60,10 +63,12 @@ def main() -> None:
     p.add_argument("--window", type=int, default=2048, help="head window (samples at 44.1 kHz)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="folds trained at once (one thread each)")
+    p.add_argument("--train-args", default="", help="more train-classifier flags, one string")
     args = p.parse_args()
+    extra = shlex.split(args.train_args)
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(run_fold, args.data, kits, args.window, args.seed, Path(tmp) / f"fold{i}.json")
-                for i, kits in enumerate(FOLDS)]  # fmt: skip
+        jobs = [pool.submit(run_fold, args.data, kits, args.window, args.seed, Path(tmp) / f"fold{i}.json",
+                            extra) for i, kits in enumerate(FOLDS)]  # fmt: skip
         scores = [j.result() for j in jobs]
     right, total = Counter(), Counter()
     for v in scores:
@@ -76,7 +81,7 @@ def main() -> None:
                     for v in scores)  # fmt: skip
     acc = {c: right[c] / total[c] for c in CLASSES if total[c]}
     print(f"{' + '.join(str(d) for d in args.data)}, window {args.window}, seed {args.seed}, "
-          f"{len(FOLDS)} folds, {sum(total.values())} one-shots\n")
+          f"{len(FOLDS)} folds, {sum(total.values())} one-shots{', ' + args.train_args if extra else ''}\n")
     print("| balanced | hat | " + " | ".join(CLASSES) + " |")
     print("|---" * (len(CLASSES) + 2) + "|")
     print(f"| {sum(acc.values()) / len(acc):.3f} | {hat_right}/{hats} = {hat_right / hats:.3f} | "
