@@ -92,6 +92,11 @@ def _poly_filter(up: int, down: int, dtype: str) -> np.ndarray:
     return firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
 
 
+def clipped_samples(audio: np.ndarray) -> int:
+    """Samples of ``audio`` (any shape) at or above :data:`CLIP_LEVEL` in magnitude."""
+    return int(np.count_nonzero(np.abs(audio) >= CLIP_LEVEL))
+
+
 def check_audio(audio: np.ndarray, name: str = "audio", warn_clipped: bool = True) -> np.ndarray:
     """Validate a signal: numeric and finite; warn when clipped (if ``warn_clipped``). Returns float32.
 
@@ -104,7 +109,7 @@ def check_audio(audio: np.ndarray, name: str = "audio", warn_clipped: bool = Tru
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name}: contains {bad} NaN/inf samples")
-    n_clip = int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL)) if warn_clipped else 0
+    n_clip = clipped_samples(arr) if warn_clipped else 0
     if n_clip > 0:
         log.warning("%s: %d samples at or above %.3f full scale (clipped)", name, n_clip, CLIP_LEVEL)
     return arr

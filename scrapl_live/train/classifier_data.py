@@ -74,7 +74,7 @@ def load_head(path: Path, sample_rate: int, n: int) -> np.ndarray | None:
 
 def load_items(items: list[OneShot], sample_rate: int, n: int) -> tuple[list[np.ndarray], list[OneShot]]:
     """Heads (n,) of every decodable item, with the items they came from."""
-    from scrapl_live.audio import CLIP_LEVEL
+    from scrapl_live.audio import clipped_samples
 
     heads, kept = [], []
     for item in items:
@@ -82,7 +82,7 @@ def load_items(items: list[OneShot], sample_rate: int, n: int) -> tuple[list[np.
         if head is not None:
             heads.append(head)
             kept.append(item)
-    clipped = sum(float(np.max(np.abs(h))) >= CLIP_LEVEL for h in heads)
+    clipped = sum(clipped_samples(h) > 0 for h in heads)
     if clipped:
         log.info("%d of %d one-shots reach full scale (clipped); used as they are", clipped, len(heads))
     return heads, kept

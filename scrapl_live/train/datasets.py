@@ -156,7 +156,7 @@ class OneShotFolderDataset(Dataset):
         max_shift: int = 0,
         max_files: int | None = None,
     ) -> None:
-        from scrapl_live.audio import CLIP_LEVEL, load_audio
+        from scrapl_live.audio import clipped_samples, load_audio
 
         _check_split(split, SPLITS + ("all",))
         if n_samples < 1:
@@ -193,7 +193,7 @@ class OneShotFolderDataset(Dataset):
         shots, clipped = [], 0
         for f in files:
             x = load_audio(f, sample_rate, warn_clipped=False)[0]
-            clipped += int(float(np.max(np.abs(x))) >= CLIP_LEVEL)
+            clipped += clipped_samples(x) > 0
             shots.append(prepare_one_shot(x, n_samples))
         self.audio = torch.from_numpy(np.stack(shots))  # (M, n_samples)
         log.info("loaded %d one-shots (%s) from %s%s", len(files), split, root,
