@@ -276,9 +276,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("dir")
     r.add_argument("--sources", default="hydrogen,fluid,avldrums,lmms",
                    help="comma-separated: hydrogen, fluid, avldrums, lmms (recorded and sampled drums); "
-                   "drumsynth (synthesised electronic drums) and csound, timgm, opl3 (general-MIDI "
-                   "soundfonts' kits): build these into folders of their own, so a real-drum corpus "
-                   "stays real (default: %(default)s)")
+                   "sonicpi (a sample library's drums and percussion), drumsynth (synthesised electronic "
+                   "drums) and csound, timgm, opl3 (general-MIDI soundfonts' kits): build these into "
+                   "folders of their own, so a real-drum corpus stays real (default: %(default)s)")
     r.add_argument("--screen", default=None, metavar="CORPUS",
                    help="leave out every one-shot that is a near-copy of one of CORPUS's (its "
                    "manifest.json), e.g. the real-drum corpus whose kits are held out (default: none)")

@@ -8,6 +8,8 @@ Sources (each a Debian package fetched with ``apt-get download`` and unpacked wi
   with the ``fluidsynth`` program (:mod:`.soundfont`; GM drum note names label the notes);
 - ``avldrums``: ``avldrums.lv2-soundfont``, two multi-velocity acoustic kits (SF2, rendered the same way);
 - ``lmms``: ``lmms-common``'s ``samples/drums`` one-shots (one kit, labelled by file name);
+- ``sonicpi``: ``sonic-pi-samples``' drum and percussion one-shots (CC0 recordings from freesound.org,
+  one kit, labelled by file name; :data:`SONIC_PI_NAMES` spells out its shorthand);
 - ``drumsynth``: ``lmms-common``'s ``samples/drumsynth`` presets (electronic kits: TR-606/808/909,
   CR-78, Linn, ...), rendered by :mod:`.drumsynth`, one kit per folder, labelled by preset name; only
   presets whose name gives a class other than "other" (the folders also hold effects and melodic
@@ -59,7 +61,7 @@ from scrapl_live.train.drumlabels import CLASSES, NOTES, drum_class, gm_name, la
 log = logging.getLogger(__name__)
 
 FORMAT = "scrapl-live-drums/1"
-SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "drumsynth", "csound", "timgm", "opl3")
+SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "sonicpi", "drumsynth", "csound", "timgm", "opl3")
 FONTS = ("csound", "timgm", "opl3")
 RECORDED = ("hydrogen", "fluid", "avldrums", "lmms")
 """The sources of recorded or sampled drums (``data drums``'s default); ``drumsynth`` (synthesised) and
@@ -70,6 +72,7 @@ PACKAGES = {
     "fluid": ("fluid-soundfont-gm",),
     "avldrums": ("avldrums.lv2-soundfont",),
     "lmms": ("lmms-common",),
+    "sonicpi": ("sonic-pi-samples",),
     "drumsynth": ("lmms-common",),
     "csound": ("csound-soundfont",),
     "timgm": ("timgm6mb-soundfont",),
@@ -82,6 +85,7 @@ ORIGIN = {
     "avldrums": "AVL Drumkits by Glen MacArthur, SF2 by Robin Gareus (Debian avldrums.lv2-soundfont), "
     "rendered with fluidsynth",
     "lmms": "LMMS sample library, samples/drums (Debian lmms-common)",
+    "sonicpi": "Sonic Pi sample library, drum and percussion one-shots (Debian sonic-pi-samples)",
     "drumsynth": "LMMS sample library, samples/drumsynth DrumSynth presets (Debian lmms-common), rendered "
     "with scrapl_live.train.drumsynth",
     "csound": "sf_GMbank.sf2 (Debian csound-soundfont), bank-128 kits rendered with fluidsynth",
@@ -101,6 +105,13 @@ KIT_PREFIX = {"csound": "csound ", "timgm": "TimGM6mb ", "opl3": "OPL3 "}
 ``--val-kits`` matches a bare kit name in every corpus."""
 FONT_LEFT_OUT = ("tom",)
 """Classes of :data:`FONTS` not taken."""
+SONIC_PI_NAMES = {"bd_": "Bass Drum", "sn_": "Snare", "drum_bass_": "Bass Drum",
+                  "drum_cymbal_closed": "Closed Hi-Hat", "drum_cymbal_pedal": "Pedal Hi-Hat",
+                  "drum_cymbal_open": "Open Hi-Hat"}
+"""Sonic Pi file-name prefixes whose class the name rules cannot read ("bd_", a hi-hat called a cymbal)."""
+SONIC_PI_TAKEN = ("bd_", "sn_", "drum_", "elec_", "perc_", "tabla_")
+"""Its one-shot families (drums, electronic drums and blips, percussion, tabla strokes); the loops,
+ambiences, basses and guitars are not one-shots of a drum, and ``drum_roll`` is many strokes."""
 CLIP_SECONDS = 2.0
 SAMPLE_RATE = 44100
 
@@ -152,6 +163,14 @@ def _entries(source: str, staging: Path, dest: Path) -> list[dict]:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(src), dest / rel)
             add(rel, "lmms-drums", "")
+    elif source == "sonicpi":
+        for src in sorted((staging / "usr/share/sonic-pi/samples").glob("*.flac")):
+            if not src.name.startswith(SONIC_PI_TAKEN) or src.stem == "drum_roll":
+                continue
+            rel = Path(source) / "sonic-pi" / src.name
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src), dest / rel)
+            add(rel, "sonic-pi", next((v for k, v in SONIC_PI_NAMES.items() if src.name.startswith(k)), ""))
     elif source == "drumsynth":
         from scrapl_live.train.drumsynth import render
 

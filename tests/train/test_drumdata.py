@@ -171,7 +171,24 @@ def test_data_drums_builds_the_recorded_sources_by_default() -> None:
 
     args = build_parser().parse_args(["data", "drums", "out"])
     assert tuple(args.sources.split(",")) == RECORDED
-    assert tuple(s for s in SOURCES if s != "drumsynth" and s not in FONTS) == RECORDED
+    assert tuple(s for s in SOURCES if s not in ("sonicpi", "drumsynth", *FONTS)) == RECORDED
+
+
+def test_sonic_pi_one_shots_are_labelled_from_its_file_names(tmp_path: Path) -> None:
+    from scrapl_live.train.drumdata import _entries
+
+    names = {"bd_haus": "kick", "drum_bass_hard": "kick", "drum_heavy_kick": "kick", "sn_dub": "snare",
+             "elec_hi_snare": "snare", "drum_cymbal_closed": "closed_hat", "drum_cymbal_pedal": "closed_hat",
+             "drum_cymbal_open": "open_hat", "drum_splash_soft": "cymbal", "drum_tom_lo_hard": "tom",
+             "drum_cowbell": "other", "tabla_na": "other", "elec_blip": "other",
+             "drum_roll": None, "loop_amen": None, "ambi_choir": None, "bass_hit_c": None}  # None: left out
+    for name in names:
+        _tone(tmp_path / "staging/usr/share/sonic-pi/samples" / f"{name}.flac", 100)
+    entries = _entries("sonicpi", tmp_path / "staging", tmp_path / "dest")
+    got = {Path(e["path"]).stem: e["class"] for e in entries}
+    assert got == {n: c for n, c in names.items() if c is not None}
+    assert {e["kit"] for e in entries} == {"sonic-pi"}
+    assert all((tmp_path / "dest" / e["path"]).is_file() for e in entries)
 
 
 def test_a_general_midi_font_gives_prefixed_kits_without_toms(tmp_path: Path) -> None:
