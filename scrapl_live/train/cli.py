@@ -172,7 +172,8 @@ def _train(args: argparse.Namespace) -> int:
         print(
             f"checkpoints in {cfg.out_dir} (export: scrapl-live export {cfg.out_dir}/best.pt -o MODEL.onnx)"
         )
-    if torch.distributed.is_initialized():
+    if torch.distributed.is_initialized():  # every rank done before any closes its connections
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return 0
 

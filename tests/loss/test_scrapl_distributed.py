@@ -42,6 +42,7 @@ SCRIPT = textwrap.dedent(
             paths.append(loss.curr_path_indices)
         torch.save({"paths": paths, "weight": net.module.weight.detach().clone()},
                    os.path.join(out_dir, f"rank{rank}.pt"))
+        dist.barrier()  # no rank tears its connections down while another still uses them
         dist.destroy_process_group()
 
     if __name__ == "__main__":

@@ -230,6 +230,7 @@ enc, synth, loss_fn, kws = build_toy(seed=5)
 params = list(enc.parameters())
 res = warmup_lc_hvp(loss_fn, N_PATHS, enc, synth, kws, params, save_dir=sys.argv[1], n_iter=30)
 torch.save(res.probs.probs, sys.argv[1] + f"/returned_{{dist.get_rank()}}.pt")
+dist.barrier()
 dist.destroy_process_group()
 """
 
