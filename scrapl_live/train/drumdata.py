@@ -64,9 +64,9 @@ FORMAT = "scrapl-live-drums/1"
 SOURCES = ("hydrogen", "fluid", "avldrums", "lmms", "sonicpi", "drumsynth", "csound", "timgm", "opl3")
 FONTS = ("csound", "timgm", "opl3")
 RECORDED = ("hydrogen", "fluid", "avldrums", "lmms")
-"""The sources of recorded or sampled drums (``data drums``'s default); ``drumsynth`` (synthesised) and
-:data:`FONTS` are built into corpora of their own, so that the real-drum corpus (encoder training,
-held-out hits) stays what it is."""
+"""The sources of recorded or sampled drum kits (``data drums``'s default); ``sonicpi`` (a sample
+library, half of it tabla strokes and blips), ``drumsynth`` (synthesised) and :data:`FONTS` are built into
+corpora of their own, so that the real-drum corpus (encoder training, held-out hits) stays what it is."""
 PACKAGES = {
     "hydrogen": hydrogen.PACKAGES,
     "fluid": ("fluid-soundfont-gm",),
