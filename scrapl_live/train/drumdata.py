@@ -149,28 +149,25 @@ def _entries(source: str, staging: Path, dest: Path) -> list[dict]:
         out.append({"path": str(rel), "source": source, "kit": kit, "instrument": instrument,
                     "class": label(instrument, rel.name), **extra})  # fmt: skip
 
+    def take(src: Path, rel: Path, kit: str, instrument: str) -> None:
+        """Move an unpacked sample file to ``dest/rel`` and list it."""
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), dest / rel)
+        add(rel, kit, instrument)
+
     if source == "hydrogen":
         kits = sorted(p for p in (staging / hydrogen.KIT_ROOT).iterdir() if p.is_dir())
         for kit in kits:
             for src, instrument in hydrogen.kit_samples(kit):
-                rel = Path(source) / kit.name / src.relative_to(kit)
-                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(src), dest / rel)
-                add(rel, kit.name, instrument)
+                take(src, Path(source) / kit.name / src.relative_to(kit), kit.name, instrument)
     elif source == "lmms":
         for src in sorted((staging / "usr/share/lmms/samples/drums").glob("*.ogg")):
-            rel = Path(source) / "lmms-drums" / src.name
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), dest / rel)
-            add(rel, "lmms-drums", "")
+            take(src, Path(source) / "lmms-drums" / src.name, "lmms-drums", "")
     elif source == "sonicpi":
         for src in sorted((staging / "usr/share/sonic-pi/samples").glob("*.flac")):
-            if not src.name.startswith(SONIC_PI_TAKEN) or src.stem == "drum_roll":
-                continue
-            rel = Path(source) / "sonic-pi" / src.name
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), dest / rel)
-            add(rel, "sonic-pi", next((v for k, v in SONIC_PI_NAMES.items() if src.name.startswith(k)), ""))
+            if src.name.startswith(SONIC_PI_TAKEN) and src.stem != "drum_roll":
+                instrument = next((v for k, v in SONIC_PI_NAMES.items() if src.name.startswith(k)), "")
+                take(src, Path(source) / "sonic-pi" / src.name, "sonic-pi", instrument)
     elif source == "drumsynth":
         from scrapl_live.train.drumsynth import render
 
